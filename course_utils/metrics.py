@@ -1,0 +1,310 @@
+"""Metrics with the names, arguments and output keys of the `evaluate` modules, working offline too.
+
+``load(name)`` returns an object with ``.compute(predictions=..., references=...)``. When the Hub answers it wraps
+``evaluate.load(name)``; otherwise (``evaluate``'s wheel ships no metric scripts) it uses the local implementations
+below, which give the same numbers as scikit-learn, seqeval, rouge_score and the official SQuAD scoring scripts.
+"""
+
+from __future__ import annotations
+
+import collections
+import re
+import string
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from . import hub
+from .errors import CourseError, problem
+
+# ---------------------------------------------------------------- classification and regression (scikit-learn)
+
+
+def _accuracy(predictions, references, normalize=True, sample_weight=None):
+    from sklearn.metrics import accuracy_score
+
+    return {"accuracy": float(accuracy_score(references, predictions, normalize=normalize, sample_weight=sample_weight))}
+
+
+def _prf(kind: str) -> Callable[..., dict]:
+    def compute(predictions, references, labels=None, pos_label=1, average="binary", sample_weight=None,
+                zero_division="warn"):
+        import sklearn.metrics as skm
+
+        fn = {"precision": skm.precision_score, "recall": skm.recall_score, "f1": skm.f1_score}[kind]
+        score = fn(references, predictions, labels=labels, pos_label=pos_label, average=average,
+                   sample_weight=sample_weight, zero_division=zero_division)
+        return {kind: float(score) if np.size(score) == 1 else score}
+
+    return compute
+
+
+def _mse(predictions, references, sample_weight=None, multioutput="uniform_average", squared=True):
+    from sklearn.metrics import mean_squared_error, root_mean_squared_error
+
+    fn = mean_squared_error if squared else root_mean_squared_error
+    return {"mse": fn(references, predictions, sample_weight=sample_weight, multioutput=multioutput)}
+
+
+def _mae(predictions, references, sample_weight=None, multioutput="uniform_average"):
+    from sklearn.metrics import mean_absolute_error
+
+    return {"mae": mean_absolute_error(references, predictions, sample_weight=sample_weight, multioutput=multioutput)}
+
+
+def _pearsonr(predictions, references, return_pvalue=False):
+    from scipy.stats import pearsonr
+
+    r, p = pearsonr(references, predictions)
+    return {"pearsonr": float(r), "p-value": float(p)} if return_pvalue else {"pearsonr": float(r)}
+
+
+def _spearmanr(predictions, references, return_pvalue=False):
+    from scipy.stats import spearmanr
+
+    r, p = spearmanr(references, predictions)
+    return {"spearmanr": float(r), "spearmanr_pvalue": float(p)} if return_pvalue else {"spearmanr": float(r)}
+
+
+def _matthews(predictions, references, sample_weight=None):
+    from sklearn.metrics import matthews_corrcoef
+
+    return {"matthews_correlation": float(matthews_corrcoef(references, predictions, sample_weight=sample_weight))}
+
+
+def _roc_auc(references, prediction_scores, average="macro", sample_weight=None, max_fpr=None, multi_class="raise",
+             labels=None):
+    from sklearn.metrics import roc_auc_score
+
+    score = roc_auc_score(references, prediction_scores, average=average, sample_weight=sample_weight,
+                          max_fpr=max_fpr, multi_class=multi_class, labels=labels)
+    return {"roc_auc": float(score) if np.size(score) == 1 else score}
+
+
+def _log_loss(predictions, references, labels=None, sample_weight=None):
+    from sklearn.metrics import log_loss
+
+    probs = np.asarray(predictions, dtype=float)
+    if probs.ndim != 2:
+        raise CourseError(problem("log_loss predictions", "one row of class probabilities per example (2-D)",
+                                  f"an array of shape {probs.shape}",
+                                  "pass softmax(logits, axis=-1), not the predicted class ids"))
+    sums = probs.sum(axis=1)
+    if not np.allclose(sums, 1.0, atol=1e-3) or (probs < 0).any():
+        raise CourseError(problem("log_loss predictions", "probability rows (non-negative, each summing to 1)",
+                                  f"rows summing to {sums.min():.3g}..{sums.max():.3g}",
+                                  "apply a softmax to the logits first: scipy.special.softmax(logits, axis=-1)"))
+    labels = list(range(probs.shape[1])) if labels is None else labels
+    return {"log_loss": float(log_loss(references, probs, labels=labels, sample_weight=sample_weight))}
+
+
+# ---------------------------------------------------------------- entity-level NER (seqeval)
+
+
+def _seqeval(predictions, references, suffix=False, scheme=None, mode=None, sample_weight=None, zero_division="warn"):
+    from seqeval.metrics import accuracy_score, classification_report
+
+    if isinstance(scheme, str):
+        import importlib
+
+        scheme = getattr(importlib.import_module("seqeval.scheme"), scheme)
+    report = classification_report(y_true=references, y_pred=predictions, suffix=suffix, output_dict=True,
+                                   scheme=scheme, mode=mode, sample_weight=sample_weight, zero_division=zero_division)
+    report.pop("macro avg")
+    report.pop("weighted avg")
+    overall = report.pop("micro avg")
+    scores: dict[str, Any] = {
+        kind: {"precision": s["precision"], "recall": s["recall"], "f1": s["f1-score"], "number": s["support"]}
+        for kind, s in report.items()
+    }
+    scores["overall_precision"] = overall["precision"]
+    scores["overall_recall"] = overall["recall"]
+    scores["overall_f1"] = overall["f1-score"]
+    scores["overall_accuracy"] = accuracy_score(y_true=references, y_pred=predictions)
+    return scores
+
+
+# ---------------------------------------------------------------- extractive QA (official SQuAD v1.1 / v2.0 rules)
+
+
+def normalize_answer(text: str) -> str:
+    """SQuAD's normalisation: lower case, drop punctuation and the articles a/an/the, squeeze whitespace.
+
+    >>> normalize_answer("The  Eiffel Tower!")
+    'eiffel tower'
+    """
+    text = "".join(ch for ch in text.lower() if ch not in set(string.punctuation))
+    text = re.sub(r"\b(a|an|the)\b", " ", text)
+    return " ".join(text.split())
+
+
+def _token_f1(prediction: str, gold: str) -> float:
+    pred_tokens, gold_tokens = normalize_answer(prediction).split(), normalize_answer(gold).split()
+    if not pred_tokens or not gold_tokens:  # SQuAD v2 rule: both empty is a match, one empty is not
+        return float(pred_tokens == gold_tokens)
+    common = sum((collections.Counter(pred_tokens) & collections.Counter(gold_tokens)).values())
+    if common == 0:
+        return 0.0
+    precision, recall = common / len(pred_tokens), common / len(gold_tokens)
+    return 2 * precision * recall / (precision + recall)
+
+
+def _by_id(predictions, references, key: str) -> tuple[dict, dict]:
+    preds = {p["id"]: p for p in predictions}
+    refs = {r["id"]: r for r in references}
+    missing, extra = sorted(set(refs) - set(preds)), sorted(set(preds) - set(refs))
+    if missing or extra:
+        raise CourseError(problem(
+            "QA prediction ids", "one prediction per reference id",
+            f"{len(missing)} reference id(s) without a prediction (e.g. {missing[:3]}) and "
+            f"{len(extra)} prediction id(s) without a reference (e.g. {extra[:3]})",
+            f"build predictions as [{{'id': ex['id'], '{key}': text}} for each example]",
+        ))
+    return preds, refs
+
+
+def _squad(predictions, references):
+    preds, refs = _by_id(predictions, references, "prediction_text")
+    em = f1 = 0.0
+    for qid, ref in refs.items():
+        golds, pred = ref["answers"]["text"], preds[qid]["prediction_text"]
+        em += max(float(normalize_answer(pred) == normalize_answer(g)) for g in golds)
+        # SQuAD v1.1's F1 scores an empty prediction 0 even against an empty gold answer
+        f1 += max(_token_f1(pred, g) if normalize_answer(pred) or normalize_answer(g) else 0.0 for g in golds)
+    return {"exact_match": 100.0 * em / len(refs), "f1": 100.0 * f1 / len(refs)}
+
+
+def _best_threshold(preds, scores, na_probs, has_ans) -> tuple[float, float]:
+    best = current = sum(1 for k in has_ans if not has_ans[k])
+    best_thresh = 0.0
+    for qid in sorted(na_probs, key=lambda k: na_probs[k]):
+        current += scores[qid] if has_ans[qid] else (-1 if preds[qid] else 0)
+        if current > best:
+            best, best_thresh = current, na_probs[qid]
+    return 100.0 * best / len(scores), best_thresh
+
+
+def _squad_v2(predictions, references, no_answer_threshold=1.0):
+    preds, refs = _by_id(predictions, references, "prediction_text")
+    texts = {q: p["prediction_text"] for q, p in preds.items()}
+    na_probs = {q: p["no_answer_probability"] for q, p in preds.items()}
+    has_ans, exact_raw, f1_raw = {}, {}, {}
+    for qid, ref in refs.items():
+        golds = [a for a in ref["answers"]["text"] if normalize_answer(a)] or [""]
+        has_ans[qid] = golds != [""]
+        exact_raw[qid] = max(float(normalize_answer(texts[qid]) == normalize_answer(g)) for g in golds)
+        f1_raw[qid] = max(_token_f1(texts[qid], g) for g in golds)
+
+    def thresholded(raw):
+        return {q: float(not has_ans[q]) if na_probs[q] > no_answer_threshold else s for q, s in raw.items()}
+
+    def summary(exact, f1, qids, prefix=""):
+        return {f"{prefix}exact": 100.0 * sum(exact[q] for q in qids) / len(qids),
+                f"{prefix}f1": 100.0 * sum(f1[q] for q in qids) / len(qids), f"{prefix}total": len(qids)}
+
+    exact, f1 = thresholded(exact_raw), thresholded(f1_raw)
+    out = summary(exact, f1, list(refs))
+    for prefix, wanted in (("HasAns_", True), ("NoAns_", False)):
+        qids = [q for q in refs if has_ans[q] == wanted]
+        if qids:
+            out.update(summary(exact, f1, qids, prefix))
+    out["best_exact"], out["best_exact_thresh"] = _best_threshold(texts, exact_raw, na_probs, has_ans)
+    out["best_f1"], out["best_f1_thresh"] = _best_threshold(texts, f1_raw, na_probs, has_ans)
+    return out
+
+
+# ---------------------------------------------------------------- summarization (rouge_score)
+
+
+ABBREVIATIONS = ("mr", "mrs", "ms", "dr", "prof", "st", "jr", "sr", "vs", "etc", "inc", "ltd", "co", "corp",
+                 "e.g", "i.e", "u.s", "u.k", "no", "gov", "gen", "sen", "rep", "jan", "feb", "aug", "sept", "oct",
+                 "nov", "dec")
+
+
+def sentences_per_line(text: str) -> str:
+    """Put each sentence on its own line, as ROUGE-Lsum expects; uses nltk's Punkt rules that ship in its wheel
+    (no ``nltk.download``).
+
+    >>> sentences_per_line("It rained. We stayed in.")
+    'It rained.\\nWe stayed in.'
+    """
+    from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer
+
+    params = PunktParameters()
+    params.abbrev_types = set(ABBREVIATIONS)  # untrained Punkt would end a sentence at "Mr."
+    return "\n".join(PunktSentenceTokenizer(params).tokenize(text.strip()))
+
+
+def _rouge(predictions, references, rouge_types=None, use_aggregator=True, use_stemmer=False, tokenizer=None):
+    from rouge_score import rouge_scorer
+
+    rouge_types = rouge_types or ["rouge1", "rouge2", "rougeL", "rougeLsum"]
+    scorer = rouge_scorer.RougeScorer(rouge_types=rouge_types, use_stemmer=use_stemmer, tokenizer=tokenizer)
+    per_example = [
+        scorer.score_multi(ref, pred) if isinstance(ref, list) else scorer.score(ref, pred)
+        for ref, pred in zip(references, predictions)
+    ]
+    lists = {t: [s[t].fmeasure for s in per_example] for t in rouge_types}
+    # The mean F-measure over examples (evaluate's bootstrap median is a noisy estimate of the same number).
+    return {t: float(np.mean(v)) for t, v in lists.items()} if use_aggregator else lists
+
+
+# ---------------------------------------------------------------- the public interface
+
+LOCAL: dict[str, Callable[..., dict]] = {
+    "accuracy": _accuracy, "precision": _prf("precision"), "recall": _prf("recall"), "f1": _prf("f1"),
+    "mse": _mse, "mae": _mae, "pearsonr": _pearsonr, "spearmanr": _spearmanr,
+    "matthews_correlation": _matthews, "roc_auc": _roc_auc, "log_loss": _log_loss, "seqeval": _seqeval,
+    "squad": _squad, "squad_v2": _squad_v2, "rouge": _rouge,
+}
+NOT_ON_HUB = {"log_loss"}  # no evaluate module: always local
+
+
+def _check_inputs(name: str, predictions: Sequence, references: Sequence) -> None:
+    for what, value in (("predictions", predictions), ("references", references)):
+        if value is None or not hasattr(value, "__len__"):
+            raise CourseError(problem(f"{name} {what}", "a list or array", type(value).__name__,
+                                      f"pass {what}=[...] as a keyword argument"))
+    if len(predictions) != len(references):
+        raise CourseError(problem(
+            f"{name} inputs", "as many predictions as references", f"{len(predictions)} predictions and "
+            f"{len(references)} references", "compute predictions for exactly the examples you score "
+            "(e.g. the same split, not a subset)"))
+    if len(references) == 0:
+        raise CourseError(problem(f"{name} inputs", "at least one example", "empty lists",
+                                  "check that the evaluation split is not empty"))
+
+
+@dataclass
+class Metric:
+    """A metric with evaluate's ``compute`` interface; ``source`` says which implementation runs."""
+
+    name: str
+    source: str
+    _compute: Callable[..., dict]
+
+    def compute(self, *, predictions: Sequence | None = None, references: Sequence, **kwargs: Any) -> dict:
+        """Score ``predictions`` against ``references``; extra keyword arguments are the evaluate module's."""
+        scores = kwargs.pop("prediction_scores", None) if self.name == "roc_auc" else None
+        given = scores if scores is not None else predictions
+        _check_inputs(self.name, given, references)
+        if self.name == "roc_auc":
+            return self._compute(references=references, prediction_scores=given, **kwargs)
+        return self._compute(predictions=predictions, references=references, **kwargs)
+
+
+def load(name: str, prefer_local: bool = False) -> Metric:
+    """Load a metric by its evaluate name (``accuracy``, ``f1``, ``squad``, ``rouge``, ...) or ``log_loss``."""
+    if name not in LOCAL:
+        raise CourseError(problem(f"Metric {name!r}", f"one of {sorted(LOCAL)}", repr(name),
+                                  "check the spelling (evaluate's names, e.g. 'f1' with average='macro')"))
+    if not prefer_local and name not in NOT_ON_HUB and hub.is_online():
+        try:
+            import evaluate
+
+            module = evaluate.load(name)
+            return Metric(name, "evaluate (Hugging Face Hub)", lambda **kw: module.compute(**kw))
+        except Exception as err:  # a Hub hiccup must not stop a lesson: fall back, and say so
+            print(f"evaluate.load({name!r}) failed ({type(err).__name__}); using the local implementation")
+    return Metric(name, "course_utils (local, same numbers as the reference library)", LOCAL[name])

