@@ -70,3 +70,17 @@ def read_results(path: str | Path) -> dict[str, Any]:
         raise CourseError(problem(f"{path}", f"the keys {list(REQUIRED_KEYS)}", f"{missing} missing",
                                   "write it with course_utils.results.write_results"))
     return results
+
+
+METRICS_MARKER = "course-metrics:"
+
+
+def show_metrics(metrics: dict[str, Any], title: str = "Metrics") -> None:
+    """Print metrics as a small table plus one machine-readable line (``course-metrics: {...}``).
+
+    The grader compares that line with results.json, so a hand-edited result is caught.
+    """
+    print(title)
+    for name, value in metrics.items():
+        print(f"  {name:>20}: {value:.4f}" if isinstance(value, float) else f"  {name:>20}: {value}")
+    print(METRICS_MARKER, json.dumps({k: _number(k, v) for k, v in metrics.items()}))
