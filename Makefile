@@ -13,7 +13,6 @@ SUBMISSIONS ?= submissions
 PYTEST_WORKERS ?= 2
 export COURSE_DATA_DIR ?= $(abspath ../shared/data)
 export PYTHONUNBUFFERED := 1
-export MPLBACKEND := Agg
 
 .PHONY: install run test unit notebooks nbval lab student grade clean
 

@@ -17,7 +17,8 @@ import papermill
 
 
 def refresh(path: Path) -> None:
-    os.environ.update({"COURSE_PROFILE": "tiny", "HF_HUB_OFFLINE": "1", "MPLBACKEND": "Agg"})
+    os.environ.update({"COURSE_PROFILE": "tiny", "HF_HUB_OFFLINE": "1"})
+    os.environ.pop("MPLBACKEND", None)
     with tempfile.TemporaryDirectory() as tmp:
         executed_path = Path(tmp) / path.name
         papermill.execute_notebook(str(path), str(executed_path), cwd=str(path.parent), kernel_name="python3",
