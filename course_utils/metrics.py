@@ -95,7 +95,16 @@ def _log_loss(predictions, references, labels=None, sample_weight=None):
         raise CourseError(problem("log_loss predictions", "probability rows (non-negative, each summing to 1)",
                                   f"rows summing to {sums.min():.3g}..{sums.max():.3g}",
                                   "apply a softmax to the logits first: scipy.special.softmax(logits, axis=-1)"))
-    labels = list(range(probs.shape[1])) if labels is None else labels
+    labels = list(range(probs.shape[1])) if labels is None else np.asarray(labels).tolist()
+    known = set(labels)
+    unknown = sorted({y for y in np.asarray(references).tolist() if y not in known}, key=str)
+    if unknown:
+        raise CourseError(problem("log_loss references",
+                                  f"class ids {labels[0]}..{labels[-1]} (one per probability column)"
+                                  if labels == list(range(len(labels))) else f"labels from {labels}",
+                                  f"{len(unknown)} other value(s): {unknown[:5]}",
+                                  "give one probability column per class (num_labels = number of classes), or "
+                                  "pass labels=[...] listing every class"))
     return {"log_loss": float(log_loss(references, probs, labels=labels, sample_weight=sample_weight))}
 
 
@@ -105,10 +114,20 @@ def _log_loss(predictions, references, labels=None, sample_weight=None):
 def _seqeval(predictions, references, suffix=False, scheme=None, mode=None, sample_weight=None, zero_division="warn"):
     from seqeval.metrics import accuracy_score, classification_report
 
+    for i, (pred, ref) in enumerate(zip(predictions, references)):
+        if len(pred) != len(ref):
+            raise CourseError(problem(
+                f"seqeval sentence {i}", "as many predicted tags as reference tags",
+                f"{len(pred)} predicted and {len(ref)} reference tags",
+                "drop the special tokens and sub-word pieces (label -100) from both before scoring"))
     if isinstance(scheme, str):
-        import importlib
+        import seqeval.scheme
 
-        scheme = getattr(importlib.import_module("seqeval.scheme"), scheme)
+        known = ["BILOU", "IOB1", "IOB2", "IOBES", "IOE1", "IOE2"]
+        if scheme not in known:
+            raise CourseError(problem("seqeval scheme", f"one of {known}", repr(scheme),
+                                      "CoNLL-2003 and WNUT-17 use scheme='IOB2'"))
+        scheme = getattr(seqeval.scheme, scheme)
     report = classification_report(y_true=references, y_pred=predictions, suffix=suffix, output_dict=True,
                                    scheme=scheme, mode=mode, sample_weight=sample_weight, zero_division=zero_division)
     report.pop("macro avg")
@@ -187,12 +206,18 @@ def _best_threshold(preds, scores, na_probs, has_ans) -> tuple[float, float]:
 
 def _squad_v2(predictions, references, no_answer_threshold=1.0):
     preds, refs = _by_id(predictions, references, "prediction_text")
+    lacking = [q for q, p in preds.items() if "no_answer_probability" not in p]
+    if lacking:
+        raise CourseError(problem(
+            "squad_v2 predictions", "a 'no_answer_probability' in every prediction",
+            f"{len(lacking)} prediction(s) without one (e.g. {lacking[0]!r})",
+            "add 'no_answer_probability': p to each prediction (0.0 when your model always answers)"))
     texts = {q: p["prediction_text"] for q, p in preds.items()}
     na_probs = {q: p["no_answer_probability"] for q, p in preds.items()}
     has_ans, exact_raw, f1_raw = {}, {}, {}
     for qid, ref in refs.items():
         golds = [a for a in ref["answers"]["text"] if normalize_answer(a)] or [""]
-        has_ans[qid] = golds != [""]
+        has_ans[qid] = bool(ref["answers"]["text"])  # official rule: any gold answer, even one like "the"
         exact_raw[qid] = max(float(normalize_answer(texts[qid]) == normalize_answer(g)) for g in golds)
         f1_raw[qid] = max(_token_f1(texts[qid], g) for g in golds)
 
@@ -219,7 +244,7 @@ def _squad_v2(predictions, references, no_answer_threshold=1.0):
 
 ABBREVIATIONS = ("mr", "mrs", "ms", "dr", "prof", "st", "jr", "sr", "vs", "etc", "inc", "ltd", "co", "corp",
                  "e.g", "i.e", "u.s", "u.k", "no", "gov", "gen", "sen", "rep", "jan", "feb", "aug", "sept", "oct",
-                 "nov", "dec")
+                 "nov", "dec", "a.m", "p.m", "ph.d", "approx", "fig", "vol", "dept")
 
 
 def sentences_per_line(text: str) -> str:
@@ -236,10 +261,22 @@ def sentences_per_line(text: str) -> str:
     return "\n".join(PunktSentenceTokenizer(params).tokenize(text.strip()))
 
 
+@dataclass
+class _CallableTokenizer:
+    """Wraps a function ``text -> tokens`` into the object with a ``tokenize`` method rouge_score expects."""
+
+    fn: Callable[[str], list]
+
+    def tokenize(self, text: str) -> list:
+        return self.fn(text)
+
+
 def _rouge(predictions, references, rouge_types=None, use_aggregator=True, use_stemmer=False, tokenizer=None):
     from rouge_score import rouge_scorer
 
     rouge_types = rouge_types or ["rouge1", "rouge2", "rougeL", "rougeLsum"]
+    if tokenizer is not None and not hasattr(tokenizer, "tokenize"):  # evaluate accepts a plain callable
+        tokenizer = _CallableTokenizer(tokenizer)
     scorer = rouge_scorer.RougeScorer(rouge_types=rouge_types, use_stemmer=use_stemmer, tokenizer=tokenizer)
     per_example = [
         scorer.score_multi(ref, pred) if isinstance(ref, list) else scorer.score(ref, pred)
@@ -261,8 +298,8 @@ LOCAL: dict[str, Callable[..., dict]] = {
 NOT_ON_HUB = {"log_loss"}  # no evaluate module: always local
 
 
-def _check_inputs(name: str, predictions: Sequence, references: Sequence) -> None:
-    for what, value in (("predictions", predictions), ("references", references)):
+def _check_inputs(name: str, predictions: Sequence, references: Sequence, given_as: str = "predictions") -> None:
+    for what, value in ((given_as, predictions), ("references", references)):
         if value is None or not hasattr(value, "__len__"):
             raise CourseError(problem(f"{name} {what}", "a list or array", type(value).__name__,
                                       f"pass {what}=[...] as a keyword argument"))
@@ -288,7 +325,7 @@ class Metric:
         """Score ``predictions`` against ``references``; extra keyword arguments are the evaluate module's."""
         scores = kwargs.pop("prediction_scores", None) if self.name == "roc_auc" else None
         given = scores if scores is not None else predictions
-        _check_inputs(self.name, given, references)
+        _check_inputs(self.name, given, references, "prediction_scores" if self.name == "roc_auc" else "predictions")
         if self.name == "roc_auc":
             return self._compute(references=references, prediction_scores=given, **kwargs)
         return self._compute(predictions=predictions, references=references, **kwargs)

@@ -109,9 +109,10 @@ def resolve_model(model_id: str, profile: Profile | None = None) -> ModelChoice:
     offline copy of all-MiniLM-L6-v2 (a real pretrained BERT with the same vocabulary).
     """
     if model_id == TINY_MODEL or (profile is not None and profile.name == "tiny"):
+        instead = "" if model_id == TINY_MODEL else f" instead of {model_id}"
         choice = ModelChoice(str(tiny_bert_path()), model_id,
                              "tiny random BERT (2 layers, 32 hidden, seed 0) with the real bert-base-uncased "
-                             "tokenizer, built locally")
+                             f"tokenizer, built locally{instead}")
     elif hub.is_online():
         choice = ModelChoice(model_id, model_id, "Hugging Face Hub")
     elif (cached := cached_snapshot(model_id)) is not None:

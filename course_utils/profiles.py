@@ -34,6 +34,10 @@ class Profile:
 
     def with_overrides(self, **changes: Any) -> "Profile":
         """A copy with some fields changed, e.g. from papermill parameters; ``None`` values are ignored."""
+        unknown = sorted(set(changes) - set(self.__dataclass_fields__))
+        if unknown:
+            raise CourseError(problem("Profile override", f"field names from {list(self.__dataclass_fields__)}",
+                                      f"{unknown}", "check the spelling of the keyword (e.g. train_size=500)"))
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 

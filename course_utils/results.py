@@ -64,6 +64,9 @@ def write_results(output_dir: str | Path, *, notebook: str, profile: str, model:
 
 def read_results(path: str | Path) -> dict[str, Any]:
     """Read a results.json and check it has every required key."""
+    if not Path(path).is_file():
+        raise CourseError(problem(f"{path}", "a results.json file", "no such file",
+                                  "run the notebook to the end first: its last cell writes results.json"))
     results = json.loads(Path(path).read_text())
     missing = [k for k in REQUIRED_KEYS if k not in results]
     if missing:
@@ -80,7 +83,8 @@ def show_metrics(metrics: dict[str, Any], title: str = "Metrics") -> None:
 
     The grader compares that line with results.json, so a hand-edited result is caught.
     """
+    clean = {k: _number(k, v) for k, v in metrics.items()}  # check every value before printing anything
     print(title)
     for name, value in metrics.items():
         print(f"  {name:>20}: {value:.4f}" if isinstance(value, float) else f"  {name:>20}: {value}")
-    print(METRICS_MARKER, json.dumps({k: _number(k, v) for k, v in metrics.items()}))
+    print(METRICS_MARKER, json.dumps(clean))

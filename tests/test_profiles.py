@@ -1,0 +1,129 @@
+"""course_utils.profiles: which profile runs, and why; pick() and overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from course_utils import profiles
+from course_utils.errors import CourseError
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch):
+    """No COURSE_PROFILE, no CI, no GPU unless a test says otherwise."""
+    monkeypatch.delenv("COURSE_PROFILE", raising=False)
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+
+
+def gpu(monkeypatch, present: bool = True) -> None:
+    monkeypatch.setattr("torch.cuda.is_available", lambda: present)
+
+
+def test_no_hint_gives_cpu():
+    assert profiles.choose() == ("cpu", "no GPU was found")
+    assert profiles.choose("auto") == ("cpu", "no GPU was found")
+    assert profiles.choose("") == ("cpu", "no GPU was found")
+
+
+def test_cuda_gives_gpu(monkeypatch):
+    gpu(monkeypatch)
+    assert profiles.choose() == ("gpu", "a CUDA GPU was found")
+
+
+@pytest.mark.parametrize("value", ["true", "1", "yes", "TRUE"])
+def test_ci_beats_cuda(monkeypatch, value):
+    gpu(monkeypatch)
+    monkeypatch.setenv("CI", value)
+    assert profiles.choose() == ("tiny", "CI is set, so the fast tiny profile runs")
+
+
+def test_ci_false_is_ignored(monkeypatch):
+    monkeypatch.setenv("CI", "false")
+    assert profiles.choose()[0] == "cpu"
+
+
+def test_course_profile_beats_ci(monkeypatch):
+    gpu(monkeypatch)
+    monkeypatch.setenv("CI", "true")
+    monkeypatch.setenv("COURSE_PROFILE", " CPU ")
+    assert profiles.choose() == ("cpu", "set by the COURSE_PROFILE environment variable")
+    monkeypatch.setenv("COURSE_PROFILE", "auto")  # auto defers to the next rule
+    assert profiles.choose()[0] == "tiny"
+
+
+def test_explicit_beats_everything(monkeypatch):
+    gpu(monkeypatch)
+    monkeypatch.setenv("CI", "true")
+    monkeypatch.setenv("COURSE_PROFILE", "cpu")
+    assert profiles.choose("GPU") == ("gpu", "asked for by the notebook's `profile` parameter")
+    assert profiles.choose("tiny")[0] == "tiny"
+
+
+def test_get_profile_prints_the_choice_and_its_meaning(monkeypatch, capsys):
+    monkeypatch.setenv("COURSE_PROFILE", "tiny")
+    profile = profiles.get_profile()
+    assert profile == profiles.PROFILES["tiny"]
+    out = capsys.readouterr().out
+    assert out.startswith("Profile: tiny (set by the COURSE_PROFILE environment variable). tiny profile: ")
+    assert "meaningless by design" in out
+
+
+@pytest.mark.parametrize("requested, env", [("large", None), ("auto", "colab")])
+def test_unknown_profile(monkeypatch, requested, env):
+    if env:
+        monkeypatch.setenv("COURSE_PROFILE", env)
+    name = env or requested
+    with pytest.raises(CourseError, match=rf"^Profile: expected one of \['cpu', 'gpu', 'tiny'\] or 'auto', found "
+                                          rf"'{name}'\. Fix: set the notebook's `profile` parameter \(or "
+                                          rf"COURSE_PROFILE\) to tiny, cpu, gpu or auto\.$"):
+        profiles.get_profile(requested)
+
+
+def test_pick():
+    assert profiles.PROFILES["tiny"].pick(tiny=32, cpu=1000, gpu=None) == 32
+    assert profiles.PROFILES["cpu"].pick(tiny=32, cpu=1000, gpu=None) == 1000
+    assert profiles.PROFILES["gpu"].pick(tiny=32, cpu=1000, gpu=None) is None
+
+
+def test_with_overrides_ignores_none():
+    cpu = profiles.PROFILES["cpu"]
+    changed = cpu.with_overrides(train_size=500, epochs=None, max_length=None, learning_rate=2e-5)
+    assert (changed.train_size, changed.learning_rate) == (500, 2e-5)
+    assert dataclasses.replace(changed, train_size=1000, learning_rate=1e-4) == cpu
+    assert cpu.train_size == 1000  # the original is untouched (frozen)
+    assert cpu.with_overrides() == cpu
+
+
+def test_get_profile_applies_overrides(capsys):
+    profile = profiles.get_profile("tiny", batch_size=2, test_size=None)
+    assert (profile.name, profile.batch_size, profile.test_size) == ("tiny", 2, None)
+    assert profile.max_length == profiles.PROFILES["tiny"].max_length
+
+
+def test_unknown_override():
+    with pytest.raises(CourseError, match=r"^Profile override: expected field names from \['name', 'model_id', "
+                                          r".*\], found \['train_sizes'\]\. Fix: check the spelling"):
+        profiles.PROFILES["cpu"].with_overrides(train_sizes=500)
+
+
+def test_profiles_are_consistent():
+    assert set(profiles.PROFILES) == {"tiny", "cpu", "gpu"}
+    for name, p in profiles.PROFILES.items():
+        assert p.name == name and p.meaning.startswith(f"{name} profile:")
+    assert profiles.PROFILES["tiny"].model_id == profiles.TINY_MODEL and profiles.PROFILES["tiny"].tiny_data
+    assert profiles.PROFILES["cpu"].model_id == "sentence-transformers/all-MiniLM-L6-v2"
+    assert profiles.PROFILES["gpu"].model_id == "bert-base-uncased"
+
+
+def test_precision_kwargs(monkeypatch):
+    assert profiles.precision_kwargs(profiles.PROFILES["cpu"]) == {}
+    assert profiles.precision_kwargs(profiles.PROFILES["gpu"]) == {}  # no CUDA here
+    gpu(monkeypatch)
+    monkeypatch.setattr("torch.cuda.is_bf16_supported", lambda: True)
+    assert profiles.precision_kwargs(profiles.PROFILES["gpu"]) == {"bf16": True}
+    monkeypatch.setattr("torch.cuda.is_bf16_supported", lambda: False)
+    assert profiles.precision_kwargs(profiles.PROFILES["gpu"]) == {"fp16": True}
+    assert profiles.precision_kwargs(profiles.PROFILES["tiny"]) == {}

@@ -1,0 +1,107 @@
+"""course_utils.results: results.json written, read back and shown, with a line the grader can parse."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pytest
+
+from course_utils import results
+from course_utils.errors import CourseError
+
+REQUIRED = {"notebook", "profile", "model", "model_source", "dataset", "dataset_source", "metrics", "runtime_s",
+            "versions"}
+
+
+def write(tmp_path, **changes):
+    kwargs = dict(notebook="03_text_classification", profile="tiny", model="tiny-random-bert",
+                  model_source="tiny random BERT", dataset="stanfordnlp/imdb", dataset_source="data/tiny/imdb",
+                  metrics={"accuracy": 0.5, "f1_macro": np.float32(0.25), "log_loss": float("nan"), "n": 32},
+                  started=time.time() - 12.34)
+    kwargs.update(changes)
+    return results.write_results(tmp_path / "out", **kwargs)
+
+
+def test_write_results_writes_and_returns_the_required_keys(tmp_path, capsys):
+    returned = write(tmp_path)
+    on_disk = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert set(returned) == set(on_disk) == REQUIRED == set(results.REQUIRED_KEYS)
+    assert on_disk["notebook"] == "03_text_classification" and on_disk["profile"] == "tiny"
+    assert on_disk["metrics"] == {"accuracy": 0.5, "f1_macro": 0.25, "log_loss": None, "n": 32.0}
+    assert 12.3 <= on_disk["runtime_s"] <= 20
+    assert {"python", "torch", "transformers", "datasets", "evaluate", "scikit-learn"} <= set(on_disk["versions"])
+    assert on_disk["versions"]["course-utils"]  # a version or "not installed", never missing
+    out = capsys.readouterr().out
+    assert out.startswith(f"Wrote {tmp_path / 'out' / 'results.json'}:\n")
+    assert json.loads(out.split(":\n", 1)[1]) == on_disk  # the notebook shows exactly what it wrote
+
+
+def test_nan_and_inf_become_null(tmp_path):
+    written = write(tmp_path, metrics={"a": float("nan"), "b": np.float64("inf"), "c": -float("inf")})
+    text = (tmp_path / "out" / "results.json").read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    assert written["metrics"] == {"a": None, "b": None, "c": None}
+
+
+def test_extra_is_kept(tmp_path):
+    written = write(tmp_path, extra={"plot": "curves.png", "table": [1, 2]})
+    assert json.loads((tmp_path / "out" / "results.json").read_text())["extra"] == {"plot": "curves.png",
+                                                                                    "table": [1, 2]}
+    assert written["extra"]["plot"] == "curves.png"
+
+
+@pytest.mark.parametrize("value, shown", [("0.9", "str '0.9'"), (True, "bool True"), ([0.5], r"list \[0\.5\]"),
+                                          (None, "NoneType None")])
+def test_a_non_number_metric_raises(tmp_path, value, shown):
+    with pytest.raises(CourseError, match=rf"^Metric 'accuracy': expected a number, found {shown}\. Fix: put only "
+                                          rf"numbers in `metrics`; put other findings under `extra`\.$"):
+        write(tmp_path, metrics={"accuracy": value})
+    assert not (tmp_path / "out" / "results.json").exists()
+
+
+def test_read_results_round_trip(tmp_path):
+    write(tmp_path)
+    assert results.read_results(tmp_path / "out" / "results.json")["metrics"]["accuracy"] == 0.5
+
+
+def test_read_results_flags_missing_keys(tmp_path):
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps({"notebook": "03", "profile": "tiny", "metrics": {}}))
+    with pytest.raises(CourseError, match=r"results\.json: expected the keys \['notebook', .*'versions'\], found "
+                                          r"\['model', 'model_source', 'dataset', 'dataset_source', 'runtime_s', "
+                                          r"'versions'\] missing\. Fix: write it with "
+                                          r"course_utils\.results\.write_results\.$"):
+        results.read_results(path)
+
+
+def test_read_results_of_a_missing_file(tmp_path):
+    with pytest.raises(CourseError, match=r"results\.json: expected a results\.json file, found no such file\. "
+                                          r"Fix: run the notebook to the end first"):
+        results.read_results(tmp_path / "results.json")
+
+
+def test_show_metrics_prints_a_parsable_line(capsys):
+    results.show_metrics({"accuracy": 0.875, "f1_macro": np.float64(0.5), "log_loss": float("nan"), "n": 8},
+                         title="Test sample")
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "Test sample"
+    assert lines[1] == "              accuracy: 0.8750"
+    marker = [line for line in lines if line.startswith(results.METRICS_MARKER)]
+    assert len(marker) == 1 and marker[0] == lines[-1]
+    parsed = json.loads(marker[0][len(results.METRICS_MARKER):])
+    assert parsed == {"accuracy": 0.875, "f1_macro": 0.5, "log_loss": None, "n": 8.0}
+
+
+def test_show_metrics_matches_results_json(tmp_path, capsys):
+    metrics = {"accuracy": 2 / 3, "f1_macro": 0.1234567891}
+    results.show_metrics(metrics)
+    shown = json.loads(capsys.readouterr().out.splitlines()[-1].split(results.METRICS_MARKER)[1])
+    assert shown == write(tmp_path, metrics=metrics)["metrics"]  # exact, not rounded
+
+
+def test_show_metrics_rejects_non_numbers_before_printing(capsys):
+    with pytest.raises(CourseError, match=r"^Metric 'report': expected a number, found dict"):
+        results.show_metrics({"accuracy": 0.5, "report": {"a": 1}})
+    assert capsys.readouterr().out == ""

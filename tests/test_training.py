@@ -1,0 +1,106 @@
+"""course_utils.training: softmax, the Trainer log history as a table and a plot, classification scores."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import scipy.special
+import sklearn.metrics as skm
+
+from course_utils import hub, training
+
+LOGITS = np.array([[2.0, -1.0, 0.5], [0.1, 0.2, 0.3], [-3.0, 4.0, 1.0], [1000.0, 1001.0, 999.0],
+                   [0.0, 0.0, 0.0], [1.5, 1.4, -2.0]])
+LABELS = [0, 2, 1, 1, 2, 1]
+
+# What Trainer.state.log_history looks like in transformers 5: training logs, evaluation logs at the same
+# steps, and one final summary row with train_* keys.
+LOG_HISTORY = [
+    {"loss": 0.70, "grad_norm": 1.5, "learning_rate": 4e-4, "epoch": 0.5, "step": 5},
+    {"loss": 0.62, "grad_norm": 1.1, "learning_rate": 2e-4, "epoch": 1.0, "step": 10},
+    {"eval_loss": 0.66, "eval_accuracy": 0.55, "eval_runtime": 0.2, "epoch": 1.0, "step": 10},
+    {"loss": 0.50, "grad_norm": 0.9, "learning_rate": 1e-4, "epoch": 1.5, "step": 15},
+    {"eval_loss": 0.58, "eval_accuracy": 0.70, "eval_runtime": 0.2, "epoch": 2.0, "step": 20},
+    {"train_runtime": 3.1, "train_samples_per_second": 50.0, "train_loss": 0.6, "total_flos": 1.0, "epoch": 2.0,
+     "step": 20},
+]
+
+
+@pytest.fixture(autouse=True)
+def offline(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    hub.offline_reason.cache_clear()
+    yield
+    hub.offline_reason.cache_clear()
+
+
+def test_softmax_matches_scipy():
+    got = training.softmax(LOGITS)
+    np.testing.assert_allclose(got, scipy.special.softmax(LOGITS, axis=-1), rtol=0, atol=1e-15)
+    np.testing.assert_allclose(got.sum(axis=1), 1.0, rtol=0, atol=1e-15)
+    assert np.isfinite(got).all()  # 1000-ish logits do not overflow
+    np.testing.assert_allclose(got[4], 1 / 3, rtol=0, atol=1e-16)
+    assert got.dtype == np.float64 and got.shape == LOGITS.shape
+
+
+def test_softmax_of_a_single_row_and_of_lists():
+    np.testing.assert_allclose(training.softmax([1.0, 2.0]), scipy.special.softmax([1.0, 2.0]), atol=1e-15)
+    assert training.softmax([[0.0, math.log(3.0)]])[0].tolist() == pytest.approx([0.25, 0.75], abs=1e-15)
+
+
+def test_history_frame_merges_train_and_eval_rows_by_step():
+    frame = training.history_frame(LOG_HISTORY)
+    assert frame["step"].tolist() == [5, 10, 15, 20]
+    assert "train_loss" not in frame.columns and "train_runtime" not in frame.columns
+    row10 = frame.set_index("step").loc[10]
+    assert (row10["loss"], row10["eval_loss"], row10["eval_accuracy"], row10["epoch"]) == (0.62, 0.66, 0.55, 1.0)
+    assert math.isnan(frame.set_index("step").loc[5, "eval_loss"])
+    assert math.isnan(frame.set_index("step").loc[20, "loss"])
+    assert frame["eval_accuracy"].dropna().tolist() == [0.55, 0.70]
+    assert frame["loss"].dropna().tolist() == [0.70, 0.62, 0.50]
+
+
+def test_history_frame_of_an_empty_history():
+    frame = training.history_frame([])
+    assert len(frame) == 0 and list(frame.columns) == ["step", "epoch"]
+    assert len(training.history_frame(LOG_HISTORY[-1:])) == 0  # only the final summary
+
+
+def test_plot_history_draws_the_curves():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    ax = training.plot_history(LOG_HISTORY, title="tiny run")
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert set(lines) == {"training loss", "validation loss"}
+    assert lines["training loss"].get_xdata().tolist() == [5, 10, 15]
+    assert lines["validation loss"].get_ydata().tolist() == [0.66, 0.58]
+    assert ax.get_title() == "tiny run" and ax.get_xlabel() == "training step"
+    right = [a for a in ax.figure.axes if a is not ax][0]
+    assert right.get_lines()[0].get_ydata().tolist() == [0.55, 0.70]
+    assert right.get_ylabel() == "validation accuracy"
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
+def test_classification_scores_match_sklearn():
+    scores = training.classification_scores(LOGITS, LABELS)
+    preds = LOGITS.argmax(axis=1)
+    probs = scipy.special.softmax(LOGITS, axis=-1)
+    assert set(scores) == {"accuracy", "f1_macro", "f1_weighted", "log_loss"}
+    assert scores["accuracy"] == skm.accuracy_score(LABELS, preds) == 4 / 6
+    assert scores["f1_macro"] == skm.f1_score(LABELS, preds, average="macro")
+    assert scores["f1_weighted"] == skm.f1_score(LABELS, preds, average="weighted")
+    assert scores["log_loss"] == pytest.approx(skm.log_loss(LABELS, probs, labels=[0, 1, 2]), abs=1e-12)
+    assert all(isinstance(v, float) for v in scores.values())
+
+
+def test_classification_scores_when_a_class_is_absent():
+    logits = np.array([[3.0, 0.0, 0.0], [0.0, 0.0, 3.0], [2.0, 1.0, 0.0]])
+    scores = training.classification_scores(logits, [0, 2, 0])  # class 1 never in the labels
+    probs = scipy.special.softmax(logits, axis=-1)
+    assert scores["accuracy"] == 1.0
+    assert scores["log_loss"] == pytest.approx(skm.log_loss([0, 2, 0], probs, labels=[0, 1, 2]), abs=1e-12)
