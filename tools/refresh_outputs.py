@@ -33,7 +33,7 @@ def refresh(path: Path) -> None:
             continue
         keep = "NBVAL_CHECK_OUTPUT" in cell.source and cell.get("id") in by_id
         cell.outputs = [o for o in by_id[cell.id].outputs if o.output_type != "display_data"] if keep else []
-        cell.execution_count = None
+        cell.execution_count = by_id[cell.id].execution_count if keep else None
     nbformat.write(original, path)
     print(f"refreshed {path}")
 

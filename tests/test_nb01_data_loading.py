@@ -1,0 +1,76 @@
+import json
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+
+from nbrun import ROOT, check_common, execute, notebook_path
+
+pytestmark = pytest.mark.notebook
+
+TINY = ROOT / "data" / "tiny"
+
+
+def rows(folder: str, split: str) -> list[dict]:
+    return [json.loads(line) for line in (TINY / folder / f"{split}.jsonl").read_text().splitlines() if line]
+
+
+@pytest.fixture(scope="module")
+def run():
+    return execute("01")
+
+
+def test_results_describe_the_tiny_imdb_slice(run):
+    check_common(run, ["n_train", "n_test", "share_positive_train", "share_positive_test", "mean_words",
+                       "median_words", "share_html_breaks", "vocab_size"])
+    m = run.results["metrics"]
+    train, test = rows("imdb", "train"), rows("imdb", "test")
+    assert m["n_train"] == len(train) and m["n_test"] == len(test)
+    assert m["share_positive_train"] == pytest.approx(np.mean([r["label"] == 1 for r in train]))
+    assert m["share_positive_test"] == pytest.approx(np.mean([r["label"] == 1 for r in test]))
+    words = [len(r["text"].split()) for r in train]
+    assert m["mean_words"] == pytest.approx(np.mean(words))
+    assert m["median_words"] == pytest.approx(np.median(words))
+    assert m["share_html_breaks"] == pytest.approx(np.mean(["<br />" in r["text"] for r in train]))
+    assert m["vocab_size"] == 30522  # the bert-base-uncased WordPiece vocabulary
+    assert run.results["dataset"] == "stanfordnlp/imdb"
+    assert "tiny random BERT" in run.results["model_source"]
+
+
+def test_second_dataset_is_ag_news(run):
+    m, extra = run.results["metrics"], run.results["extra"]
+    train = rows("ag_news", "train")
+    assert m["ag_news_n_train"] == len(train) and m["ag_news_n_test"] == len(rows("ag_news", "test"))
+    assert m["ag_news_num_labels"] == 4
+    assert extra["second_label_names"] == ["World", "Sports", "Business", "Sci/Tech"]
+    assert m["ag_news_mean_words"] == pytest.approx(np.mean([len(r["text"].split()) for r in train]))
+    assert 0 < m["ag_news_min_class_share_train"] <= 0.25
+
+
+def test_label_counts_add_up(run):
+    extra, m = run.results["extra"], run.results["metrics"]
+    assert extra["label_names"] == ["neg", "pos"]
+    counts = extra["label_counts"]
+    assert sum(counts["train"].values()) == m["n_train"] and sum(counts["test"].values()) == m["n_test"]
+    assert counts["train"]["pos"] / m["n_train"] == pytest.approx(m["share_positive_train"])
+
+
+def test_shows_metrics_plots_and_tokens(run):
+    text = run.outputs_text()
+    line = next(l for l in text.splitlines() if l.startswith("course-metrics:"))
+    assert json.loads(line.split(":", 1)[1]) == pytest.approx(run.results["metrics"])
+    assert "['[CLS]', 'this', 'movie', 'was', 'surprisingly', 'good', '!', '[SEP]']" in text
+    images = [o for c in run.notebook.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
+    assert len(images) >= 3, "label balance, word lengths and AG News plots must be shown"
+
+
+def test_committed_notebook_shape():
+    nb = nbformat.read(notebook_path("01"), as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert sum(c.source.count("### BEGIN SOLUTION:") for c in code) in range(2, 6)
+    assert all(c.source.count("### BEGIN SOLUTION:") == c.source.count("### END SOLUTION") for c in code)
+    assert "locked" in code[-1].metadata.get("tags", []) and "locked" in code[-2].metadata.get("tags", [])
+    assert any("parameters" in c.metadata.get("tags", []) for c in code)
+    for c in code:  # only nbval-checked cells keep outputs (tools/refresh_outputs.py)
+        assert bool(c.outputs) == ("NBVAL_CHECK_OUTPUT" in c.source), c.source[:60]
