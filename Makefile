@@ -43,5 +43,11 @@ unit: install
 lab: install  ## JupyterLab from the same .venv
 	COURSE_PROFILE=$(PROFILE) $(VENV)/bin/jupyter lab --notebook-dir=notebooks
 
+student: install  ## student versions of the notebooks (solutions replaced by stubs) in build/student/
+	$(PY) -m course_utils.student --out build/student
+
+grade: install  ## grade a folder of executed submissions: make grade SUBMISSIONS=path/to/folder
+	$(PY) -m course_utils.grading "$(SUBMISSIONS)" --out build/grades
+
 clean:
 	rm -rf build

@@ -1,0 +1,36 @@
+import json
+
+import pytest
+
+from nbrun import check_common, execute
+
+pytestmark = pytest.mark.notebook
+
+
+def test_finetune_imdb_notebook_trains_saves_and_logs():
+    run = execute("06")
+    check_common(run, ["accuracy", "f1_macro", "log_loss", "train_runtime_s"])
+    m, extra = run.results["metrics"], run.results["extra"]
+    assert 0.0 <= m["accuracy"] <= 1.0 and 0.0 <= m["f1_macro"] <= 1.0 and m["log_loss"] > 0
+    assert m["test_reviews"] == 32  # the whole tiny test slice
+    hyper = extra["hyperparameters"]
+    assert hyper["train_reviews"] == 32 and hyper["warmup_steps"] == 0.1 and hyper["weight_decay"] == 0.01
+    model_dir = run.output_dir / "model"
+    for name in ("config.json", "model.safetensors", "tokenizer.json", "training_log.csv", "training_log.jsonl",
+                 "training_curves.png"):
+        assert (model_dir / name).is_file(), f"{name} was not saved next to the model"
+    config = json.loads((model_dir / "config.json").read_text())
+    assert config["id2label"] == {"0": "neg", "1": "pos"}
+    records = [json.loads(line) for line in (model_dir / "training_log.jsonl").read_text().splitlines()]
+    evals = [r for r in records if r.get("eval_accuracy") is not None]
+    assert len(evals) >= 2, "the log should hold several evaluations"
+    assert all(0.0 <= r["eval_accuracy"] <= 1.0 for r in evals)
+    assert extra["best_eval_accuracy"] == max(r["eval_accuracy"] for r in evals)
+    assert not (run.output_dir / "checkpoints").exists(), "checkpoints should be removed after saving"
+    text = run.outputs_text()
+    assert "course-metrics:" in text and "id2label: {0: 'neg', 1: 'pos'}" in text
+    analysis = "".join(o.get("data", {}).get("text/markdown", "") for c in run.notebook.cells
+                       for o in c.get("outputs", []))
+    assert f"labels **{m['accuracy']:.1%}**" in analysis  # the analysis quotes the run's own numbers
+    assert f"best of\n{extra['best_eval_accuracy']:.1%}" in analysis
+    assert run.wall_s < 60

@@ -1,0 +1,245 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from course_utils import sharing
+from course_utils.errors import CourseError
+
+FAKE = "hf_FakeTokenForTests0123456789abcd"  # token-shaped, never valid
+
+
+@pytest.fixture
+def no_tokens(monkeypatch):
+    """A clean environment: no token variables, no Colab/Kaggle, no saved login."""
+    for var in sharing.TOKEN_VARIABLES + ("KAGGLE_KERNEL_RUN_TYPE",):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(sharing, "_cached_login_token", lambda: None)
+
+
+def card_info(**changes):
+    info = sharing.CardInfo(
+        model_name="bert-course-emotion", base_model="sentence-transformers/all-MiniLM-L6-v2",
+        dataset_id="dair-ai/emotion", dataset_name="Emotion", eval_split="test",
+        metrics={"accuracy": 0.81234, "f1": 0.7}, labels=["sadness", "joy"],
+        hyperparameters={"learning_rate": 1e-4, "epochs": 3}, preprocessing="WordPiece, 128 tokens",
+        intended_use="Course demo.", limitations="Short English texts only.", training_data="2,000 tweets")
+    for key, value in changes.items():
+        setattr(info, key, value)
+    return info
+
+
+def card_text(**changes) -> str:
+    return str(sharing.build_card(card_info(**changes)))
+
+
+# ------------------------------------------------------------------ tokens
+
+
+def test_mask_and_redact_never_show_token_characters():
+    assert sharing.mask_token(FAKE) == "hf_*** (34 characters)"
+    assert sharing.mask_token("s3cret") == "*** (6 characters)"
+    assert sharing.mask_token("") == "no token"
+    assert sharing.redact(f"bad token {FAKE}!") == "bad token hf_***!"
+    assert sharing.redact("key=s3cret", ("s3cret",)) == "key=***"
+
+
+def test_fake_token_from_env_is_found_but_never_printed(no_tokens, monkeypatch, capsys):
+    monkeypatch.setenv("HF_TOKEN", FAKE)
+    token = sharing.find_token()
+    assert token.found and token.value == FAKE
+    assert token.source == "the HF_TOKEN environment variable"
+    plan = sharing.plan_sharing(token, hub_online=True, in_kaggle=False)
+    print(token, repr(token), plan, token.source)
+    out = capsys.readouterr().out
+    assert FAKE not in out and FAKE[3:] not in out
+    assert "hf_*** (34 characters) from the HF_TOKEN environment variable" in out
+    assert "value" not in repr(token)
+
+
+def test_token_precedence_and_cached_login(no_tokens, monkeypatch, tmp_path):
+    monkeypatch.setenv("HUGGING_FACE_HUB_TOKEN", "hf_second000000")
+    monkeypatch.setenv("HF_TOKEN", FAKE)
+    assert sharing.find_token().value == FAKE
+    monkeypatch.delenv("HF_TOKEN")
+    assert sharing.find_token().source == "the HUGGING_FACE_HUB_TOKEN environment variable"
+    monkeypatch.delenv("HUGGING_FACE_HUB_TOKEN")
+    assert not sharing.find_token().found
+    monkeypatch.setattr(sharing, "_cached_login_token", lambda: "hf_saved00000000")
+    assert sharing.find_token().source == "a saved login (hf auth login / notebook_login)"
+    assert not sharing.find_token(use_cached_login=False).found
+
+
+def test_cached_login_reads_huggingface_hub_token_file(monkeypatch, tmp_path):
+    from huggingface_hub import constants
+
+    path = tmp_path / "token"
+    monkeypatch.setattr(constants, "HF_TOKEN_PATH", str(path))
+    assert sharing._cached_login_token() is None
+    path.write_text(FAKE + "\n")
+    assert sharing._cached_login_token() == FAKE
+
+
+def test_plan_sharing_cases(no_tokens):
+    none, some = sharing.HubToken(None, "nowhere"), sharing.HubToken(FAKE, "test")
+    assert sharing.plan_sharing(none, True, in_kaggle=False) == sharing.SharePlan(
+        "dry_run", "push_to_hub", "no token was found (nowhere)")
+    offline = sharing.plan_sharing(some, False, in_kaggle=True)
+    assert (offline.mode, offline.method) == ("dry_run", "upload_folder")
+    assert offline.reason == "a token was found (hf_*** (34 characters) from test) but the Hub cannot be reached"
+    assert sharing.plan_sharing(some, True, want_push=False, in_kaggle=False).reason == "push=False was asked for"
+    assert sharing.plan_sharing(some, True, in_kaggle=False).mode == "push"
+
+
+def test_token_strings_in_finds_leaks(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"hidden_size": 32}))
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "notes.txt").write_text(f"token = {FAKE}")
+    assert sharing.token_strings_in(tmp_path) == ["sub/notes.txt"]
+
+
+# ------------------------------------------------------------------ the card
+
+
+def test_built_card_is_valid_and_round_trips(tmp_path):
+    card = sharing.build_card(card_info(), repo_hint="me/bert-course-emotion")
+    assert sharing.card_problems(str(card)) == []
+    card.save(tmp_path / "README.md")
+    meta = sharing.validate_card(tmp_path / "README.md")
+    assert meta["base_model"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert meta["datasets"] == ["dair-ai/emotion"]
+    results = meta["model-index"][0]["results"][0]
+    assert meta["model-index"][0]["name"] == "bert-course-emotion"
+    assert results["dataset"] == {"name": "Emotion", "type": "dair-ai/emotion", "split": "test"}
+    assert results["metrics"] == [{"type": "accuracy", "value": 0.8123}, {"type": "f1", "value": 0.7}]
+    text = (tmp_path / "README.md").read_text()
+    assert "| learning_rate | 0.0001 |" in text and "| accuracy | 0.8123 |" in text
+    assert 'pipeline("text-classification", model="me/bert-course-emotion")' in text
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"license": None}, r"Card metadata 'license': expected a value for 'license', found nothing"),
+    ({"license": "free-for-all"}, r"expected a Hub license id such as 'apache-2.0' or 'mit', found 'free-for-all'"),
+    ({"license": "other"}, r"Card metadata 'license: other': expected license_name and license_link"),
+    ({"base_model": "my model (v2)"}, r"Card metadata 'base_model': expected Hub model ids .* found \['my model"),
+    ({"limitations": f"Do not share {FAKE}"}, r"Card text: expected no access token"),
+])
+def test_card_problems_are_pinned(changes, message):
+    with pytest.raises(CourseError, match=message):
+        sharing.raise_if_any(sharing.card_problems(card_text(**changes)))
+
+
+def test_model_index_needs_results():
+    with pytest.raises(CourseError, match=r"CardInfo.metrics: expected at least one metric, e.g. \{'accuracy': 0.91\}"):
+        sharing.build_card(card_info(metrics={}))
+    head, body = card_text().split("\n---\n", 1)
+    no_index = head.split("model-index:")[0].rstrip() + "\n---\n" + body
+    assert sharing.card_problems(no_index) == [
+        "Card metadata 'model-index': expected a value for 'model-index', found nothing. "
+        "Fix: set model-index in ModelCardData (or in CardInfo)."]
+    empty = card_text().split("  results:")[0] + "  results: []\n---\n" + body
+    assert sharing.card_problems(empty) == [
+        "Card model-index: expected at least one evaluation result, found none. "
+        "Fix: pass the test-set metrics to CardInfo(metrics={...})."]
+
+
+def test_non_numeric_metric_and_missing_section():
+    text = card_text().replace("value: 0.8123", "value: high").replace("## Limitations", "## Caveats")
+    problems = sharing.card_problems(text)
+    assert len(problems) == 2
+    assert problems[0] == ("Card model-index metric values: expected finite numbers, found accuracy='high'. "
+                           "Fix: report the metric as a number, e.g. round(float(value), 4).")
+    assert problems[1].startswith("Card sections: expected the sections") and "['## Limitations'] missing" in problems[1]
+
+
+def test_unparseable_metadata_is_reported():
+    broken_index = card_text().replace("  results:", "  outcomes:")
+    (only,) = sharing.card_problems(broken_index)
+    assert only.startswith("Card metadata: expected a YAML block that huggingface_hub.ModelCard parses, "
+                           "found ValueError: Invalid `model_index`")
+    (yaml_error,) = sharing.card_problems("---\nlicense: [mit\n---\n# x\n")
+    assert "found ScannerError" in yaml_error or "found ParserError" in yaml_error
+
+
+def test_validate_card_lists_every_problem_and_needs_a_file(tmp_path):
+    path = tmp_path / "README.md"
+    path.write_text(card_text(license=None, base_model=None))
+    with pytest.raises(CourseError, match=r"^2 problems:\n- Card metadata 'license'.*\n- Card metadata 'base_model'"):
+        sharing.validate_card(path)
+    with pytest.raises(CourseError, match=r"Model card: expected a README.md file, found nothing at .*missing.md"):
+        sharing.validate_card(tmp_path / "missing.md")
+
+
+# ------------------------------------------------------------------ upload folder and push
+
+
+class FakeSaver:
+    """Stands in for a model or tokenizer: save_pretrained writes one file, push_to_hub records its call."""
+
+    def __init__(self, filename, calls=None):
+        self.filename, self.calls = filename, calls if calls is not None else []
+
+    def save_pretrained(self, folder):
+        Path(folder, self.filename).write_text("{}")
+
+    def push_to_hub(self, repo_id, **kwargs):
+        self.calls.append((self.filename, repo_id, kwargs))
+
+
+def test_write_upload_folder_writes_exactly_the_upload(tmp_path):
+    folder = tmp_path / "upload"
+    card = sharing.build_card(card_info())
+    files = sharing.write_upload_folder(folder, FakeSaver("config.json"), FakeSaver("tokenizer.json"), card)
+    assert files == ["README.md", "config.json", "tokenizer.json"]
+    (folder / "stale.bin").write_text("old")
+    assert "stale.bin" not in sharing.write_upload_folder(folder, FakeSaver("config.json"), FakeSaver("vocab.txt"),
+                                                           card)
+    other = tmp_path / "homework"
+    other.mkdir()
+    (other / "essay.txt").write_text("keep me")
+    with pytest.raises(CourseError, match=r"Upload folder .*homework: expected a new or earlier upload folder"):
+        sharing.write_upload_folder(other, FakeSaver("config.json"), FakeSaver("vocab.txt"), card)
+    assert (other / "essay.txt").read_text() == "keep me"
+
+
+class FakeApi:
+    def __init__(self, fail_with=None):
+        self.calls, self.fail_with = [], fail_with
+
+    def create_repo(self, repo_id, **kwargs):
+        self.calls.append(("create_repo", repo_id, kwargs))
+
+    def upload_folder(self, **kwargs):
+        if self.fail_with:
+            raise RuntimeError(self.fail_with)
+        self.calls.append(("upload_folder", kwargs["repo_id"], kwargs["folder_path"]))
+
+
+def test_push_with_upload_folder_and_push_to_hub(tmp_path):
+    token = sharing.HubToken(FAKE, "test")
+    api = FakeApi()
+    url = sharing.push(tmp_path, "me/bert-course-emotion", token, "upload_folder", api=api)
+    assert url == "https://huggingface.co/me/bert-course-emotion"
+    assert api.calls == [("create_repo", "me/bert-course-emotion", {"private": True, "exist_ok": True}),
+                         ("upload_folder", "me/bert-course-emotion", str(tmp_path))]
+    calls = []
+    sharing.push(tmp_path, "me/m", token, "push_to_hub", model=FakeSaver("model", calls),
+                 tokenizer=FakeSaver("tok", calls), card=FakeSaver("card", calls), private=False)
+    assert [(c[0], c[1]) for c in calls] == [("model", "me/m"), ("tok", "me/m"), ("card", "me/m")]
+    assert calls[0][2] == {"token": FAKE, "private": False}
+
+
+def test_push_errors_are_pinned_and_masked(tmp_path, capsys):
+    token = sharing.HubToken(FAKE, "test")
+    with pytest.raises(CourseError, match=r"Repository id: expected 'your-username/model-name'.*found 'just-a-name'"):
+        sharing.push(tmp_path, "just-a-name", token, "upload_folder", api=FakeApi())
+    with pytest.raises(CourseError, match=r"Hub token: expected a token with write access, found no token \(none\)"):
+        sharing.push(tmp_path, "me/m", sharing.HubToken(None, "none"), "upload_folder", api=FakeApi())
+    with pytest.raises(CourseError, match=r"Upload method: expected 'push_to_hub' or 'upload_folder', found 'git'"):
+        sharing.push(tmp_path, "me/m", token, "git")
+    with pytest.raises(CourseError) as info:
+        sharing.push(tmp_path, "me/m", token, "upload_folder", api=FakeApi(f"401 Unauthorized for {FAKE}"))
+    assert str(info.value) == ("Upload to me/m: expected a successful upload, found RuntimeError: 401 Unauthorized "
+                               "for hf_***. Fix: check that the token has write access and the repository name is "
+                               "yours.")
+    assert FAKE not in capsys.readouterr().out

