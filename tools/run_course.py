@@ -31,7 +31,8 @@ def run_one(notebook: Path, profile: str) -> dict:
         papermill.execute_notebook(str(notebook), str(executed), cwd=str(notebook.parent), kernel_name="python3",
                                    parameters={"profile": profile, "output_dir": str(out_dir)}, progress_bar=False)
     except Exception as err:  # keep going: one broken notebook must not hide the others' results
-        row["status"] = f"failed: {type(err).__name__}: {str(err).splitlines()[0][:160] if str(err) else ''}"
+        detail = f"{err.ename}: {err.evalue}" if hasattr(err, "ename") else f"{type(err).__name__}: {err}"
+        row["status"] = f"failed: {' '.join(detail.split())[:200]}"  # PapermillExecutionError names the cell's error
     row["wall_s"] = round(time.time() - started, 1)
     if executed.exists():
         subprocess.run([sys.executable, "-m", "nbconvert", "--to", "html", "--output-dir", str(BUILD / "html"),
