@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -92,7 +93,11 @@ def choose(requested: str = "auto") -> tuple[str, str]:
 
 
 def get_profile(requested: str = "auto", **overrides: Any) -> Profile:
-    """Return the chosen profile, with any non-None ``overrides`` (e.g. ``train_size=500``) applied."""
+    """Return the chosen profile, with any non-None ``overrides`` (e.g. ``train_size=500``) applied.
+
+    Prints which profile and why. Without a GPU it also silences torch's "pin_memory ... no accelerator" warning,
+    which every Trainer data loader would otherwise repeat.
+    """
     name, why = choose(requested)
     if name not in PROFILES:
         raise CourseError(problem(
@@ -100,6 +105,9 @@ def get_profile(requested: str = "auto", **overrides: Any) -> Profile:
             "set the notebook's `profile` parameter (or COURSE_PROFILE) to tiny, cpu, gpu or auto",
         ))
     profile = PROFILES[name].with_overrides(**overrides)
+    if not _has_cuda():
+        # Trainer asks for pinned memory by default, and torch warns once per data loader when there is no GPU.
+        warnings.filterwarnings("ignore", message=".*'pin_memory' argument is set as true but no accelerator.*")
     print(f"Profile: {profile.name} ({why}). {profile.meaning}")
     return profile
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import warnings
 
 import pytest
 
@@ -127,3 +128,14 @@ def test_precision_kwargs(monkeypatch):
     monkeypatch.setattr("torch.cuda.is_bf16_supported", lambda: False)
     assert profiles.precision_kwargs(profiles.PROFILES["gpu"]) == {"fp16": True}
     assert profiles.precision_kwargs(profiles.PROFILES["tiny"]) == {}
+
+
+def test_get_profile_silences_the_pin_memory_warning_without_a_gpu(monkeypatch):
+    message = "'pin_memory' argument is set as true but no accelerator is found, then device pinned memory won't be used."
+    monkeypatch.setattr(profiles, "_has_cuda", lambda: False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        profiles.get_profile("tiny")
+        warnings.warn(message, UserWarning)
+        warnings.warn("another warning", UserWarning)
+    assert [str(w.message) for w in caught] == ["another warning"]
