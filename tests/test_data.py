@@ -9,7 +9,7 @@ import shutil
 import datasets
 import pytest
 
-from course_utils import data, hub, profiles
+from course_utils import data, profiles
 from course_utils.errors import CourseError
 
 TINY = profiles.PROFILES["tiny"]
@@ -19,13 +19,9 @@ FEATURES = datasets.Features({"text": datasets.Value("string"),
 
 
 @pytest.fixture(autouse=True)
-def offline(monkeypatch):
-    """Hub off, no COURSE_DATA_DIR unless a test sets one; offline_reason is cached, so clear it."""
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+def offline(hub_off, monkeypatch):
+    """Hub off, no COURSE_DATA_DIR unless a test sets one."""
     monkeypatch.delenv("COURSE_DATA_DIR", raising=False)
-    hub.offline_reason.cache_clear()
-    yield
-    hub.offline_reason.cache_clear()
 
 
 def features_json(folder: str) -> datasets.Features:

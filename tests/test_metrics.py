@@ -27,13 +27,7 @@ from course_utils import hub, metrics
 from course_utils.errors import CourseError
 
 
-@pytest.fixture(autouse=True)
-def offline(monkeypatch):
-    """No Hub: every metric must come from the local implementations."""
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    hub.offline_reason.cache_clear()
-    yield
-    hub.offline_reason.cache_clear()
+pytestmark = pytest.mark.usefixtures("hub_off")  # no Hub: every metric must come from the local implementations
 
 
 def compute(name: str, **kwargs) -> dict:

@@ -18,13 +18,9 @@ GPU = profiles.PROFILES["gpu"]
 
 
 @pytest.fixture(autouse=True)
-def offline(monkeypatch, tmp_path):
+def offline(hub_off, monkeypatch, tmp_path):
     """Hub off and a fresh, empty course cache for every test."""
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path / "course-cache"))
-    hub.offline_reason.cache_clear()
-    yield
-    hub.offline_reason.cache_clear()
 
 
 @pytest.fixture(scope="module")

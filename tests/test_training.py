@@ -9,7 +9,7 @@ import pytest
 import scipy.special
 import sklearn.metrics as skm
 
-from course_utils import hub, training
+from course_utils import training
 
 LOGITS = np.array([[2.0, -1.0, 0.5], [0.1, 0.2, 0.3], [-3.0, 4.0, 1.0], [1000.0, 1001.0, 999.0],
                    [0.0, 0.0, 0.0], [1.5, 1.4, -2.0]])
@@ -28,12 +28,7 @@ LOG_HISTORY = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def offline(monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    hub.offline_reason.cache_clear()
-    yield
-    hub.offline_reason.cache_clear()
+pytestmark = pytest.mark.usefixtures("hub_off")
 
 
 def test_softmax_matches_scipy():
