@@ -68,9 +68,4 @@ def test_shows_metrics_plots_and_tokens(run):
 def test_committed_notebook_shape():
     nb = nbformat.read(notebook_path("01"), as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]
-    assert sum(c.source.count("### BEGIN SOLUTION:") for c in code) in range(2, 6)
-    assert all(c.source.count("### BEGIN SOLUTION:") == c.source.count("### END SOLUTION") for c in code)
     assert "locked" in code[-1].metadata.get("tags", []) and "locked" in code[-2].metadata.get("tags", [])
-    assert any("parameters" in c.metadata.get("tags", []) for c in code)
-    for c in code:  # only nbval-checked cells keep outputs (tools/refresh_outputs.py)
-        assert bool(c.outputs) == ("NBVAL_CHECK_OUTPUT" in c.source), c.source[:60]

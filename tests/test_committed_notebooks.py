@@ -1,4 +1,5 @@
-"""Every notebook's parameters cell is one papermill can read whole: each line a `name = value  # comment`."""
+"""Rules every committed notebook keeps: a parameters cell papermill reads whole, balanced exercise markers, and
+outputs kept only where nbval checks them."""
 
 import nbformat
 import pytest
@@ -18,3 +19,15 @@ def test_papermill_reads_every_parameter(path):
     assert len(names) == len(lines), f"{path.name}: papermill reads {names} from {lines}"
     assert {"profile", "output_dir", "seed"} <= set(names), f"{path.name}: profile, output_dir and seed are required"
     assert all(p.help for p in PythonTranslator.inspect(cells[0])), f"{path.name}: every parameter needs a comment"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_exercise_markers_balanced_and_outputs_only_where_nbval_checks(path):
+    code = [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+    exercises = sum(c.source.count("### BEGIN SOLUTION:") for c in code)
+    assert path.stem == "00_setup" or 2 <= exercises <= 5, f"{path.name}: {exercises} exercises, expected 2-5"
+    for c in code:
+        assert c.source.count("### BEGIN SOLUTION:") == c.source.count("### END SOLUTION"), \
+            f"{path.name}: unbalanced solution markers in {c.source[:60]!r}"
+        assert bool(c.outputs) == ("NBVAL_CHECK_OUTPUT" in c.source), \
+            f"{path.name}: only NBVAL_CHECK_OUTPUT cells keep outputs (run tools/refresh_outputs.py): {c.source[:60]!r}"
