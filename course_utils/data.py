@@ -1,7 +1,14 @@
-"""Load a course dataset by name: from the Hub when it answers, else from local JSONL copies, same features."""
+"""Load a course dataset by name: from the Hub when it answers, else from local JSONL copies, same features.
+
+Online and offline, the same small normalisation (:func:`normalise`) turns what was read into the course's schema,
+so a notebook sees the same splits and columns either way. Files the course ships (tiny slices, contracts,
+support tickets) live inside the package and are found with :func:`course_file`, also when the course is
+pip-installed and a notebook is opened alone.
+"""
 
 from __future__ import annotations
 
+import importlib.resources
 import json
 import os
 from dataclasses import dataclass
@@ -13,34 +20,79 @@ from . import hub
 from .errors import CourseError, problem, raise_if_any
 from .profiles import Profile
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-TINY_DATA_DIR = REPO_ROOT / "data" / "tiny"
+PARQUET_REVISION = "refs/convert/parquet"  # the Hub's parquet conversion of a dataset repository
+
+
+def course_file(name: str) -> Path:
+    """The path of a file or folder the course ships inside the package (``course_utils/course_data/<name>``).
+
+    >>> course_file("contracts.jsonl").name
+    'contracts.jsonl'
+    """
+    path = Path(str(importlib.resources.files("course_utils") / "course_data" / name))
+    if not path.exists():
+        raise CourseError(problem(
+            f"Course file {name!r}", "a file shipped inside the course package (course_utils/course_data)",
+            f"nothing at {path}",
+            "reinstall the course (the notebook's install cell, or `pip install --force-reinstall` of the course) "
+            "so its data files come with it",
+        ))
+    return path
+
+
+TINY_DATA_DIR = Path(str(importlib.resources.files("course_utils") / "course_data" / "tiny"))
 
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """Where one dataset lives on the Hub and in a local copy."""
+    """Where one dataset lives on the Hub and in a local copy, and how the Hub's form maps to the course's."""
 
     hub_id: str  # the id students see and `datasets.load_dataset` takes
-    folder: str  # folder name under COURSE_DATA_DIR and data/tiny
+    folder: str  # folder name under COURSE_DATA_DIR and the tiny slices
     config: str | None = None  # Hub configuration name, if the dataset has several
     revision: str = "main"  # Hub revision; pin a commit hash here to freeze the data
+    splits: tuple[str, ...] = ()  # the splits the course uses; others (unlabelled ones) are dropped. (): all
+    rename: tuple[tuple[str, str], ...] = ()  # (Hub column, course column) pairs, applied when the Hub column exists
+    data_dir: str | None = None  # sub-folder of the repository to read (the parquet conversion keeps one per config)
+    columns: tuple[str, ...] = ()  # the columns the course reads, checked (and kept alone) after normalising
+
+    def load_call(self) -> str:
+        """The plain ``datasets.load_dataset(...)`` call that reads this dataset from the Hub, as code."""
+        args = [repr(self.hub_id)] + ([repr(self.config)] if self.config else [])
+        if self.revision != "main":
+            args.append(f"revision={self.revision!r}")
+        if self.data_dir:
+            args.append(f"data_dir={self.data_dir!r}")
+        return f"datasets.load_dataset({', '.join(args)})"
 
 
+# What the Hub serves for each id is recorded in course_data/hub_datasets.json (splits, columns, features).
 DATASETS: dict[str, DatasetSpec] = {
-    "imdb": DatasetSpec("stanfordnlp/imdb", "imdb"),
-    "ag_news": DatasetSpec("fancyzhx/ag_news", "ag_news"),
-    "sst2": DatasetSpec("stanfordnlp/sst2", "sst2"),
-    "emotion": DatasetSpec("dair-ai/emotion", "emotion"),
-    "stsb": DatasetSpec("nyu-mll/glue", "stsb", config="stsb"),
-    "squad": DatasetSpec("rajpurkar/squad", "squad"),
-    "squad_v2": DatasetSpec("rajpurkar/squad_v2", "squad_v2"),
-    "conll2003": DatasetSpec("eriktks/conll2003", "conll2003"),
-    "wnut_17": DatasetSpec("leondz/wnut_17", "wnut_17"),
-    "bbc_news_summary": DatasetSpec("gopalkalpande/bbc-news-summary", "bbc_news_summary"),
-    "aeslc": DatasetSpec("Yale-LILY/aeslc", "aeslc"),
-    "dialogsum": DatasetSpec("knkarthick/dialogsum", "dialogsum"),
+    "imdb": DatasetSpec("stanfordnlp/imdb", "imdb", splits=("train", "test")),  # drops 'unsupervised' (label -1)
+    "ag_news": DatasetSpec("fancyzhx/ag_news", "ag_news", splits=("train", "test")),
+    "sst2": DatasetSpec("stanfordnlp/sst2", "sst2", splits=("train", "validation")),  # test labels are -1
+    "emotion": DatasetSpec("dair-ai/emotion", "emotion", splits=("train", "validation", "test")),
+    "stsb": DatasetSpec("nyu-mll/glue", "stsb", config="stsb", splits=("train", "validation")),  # test: -1
+    "squad": DatasetSpec("rajpurkar/squad", "squad", splits=("train", "validation")),
+    "squad_v2": DatasetSpec("rajpurkar/squad_v2", "squad_v2", splits=("train", "validation")),
+    # loading-script repositories: datasets >= 4 refuses scripts, so read the Hub's parquet conversion
+    "conll2003": DatasetSpec("eriktks/conll2003", "conll2003", revision=PARQUET_REVISION, data_dir="conll2003",
+                             splits=("train", "validation", "test")),
+    "wnut_17": DatasetSpec("leondz/wnut_17", "wnut_17", revision=PARQUET_REVISION, data_dir="wnut_17",
+                           splits=("train", "validation", "test")),
+    "wikiann": DatasetSpec("unimelb-nlp/wikiann", "wikiann", config="en", splits=("train", "validation", "test")),
+    # one CSV on the Hub with its own column names; the course's columns are id, category, article, summary
+    "bbc_news_summary": DatasetSpec("gopalkalpande/bbc-news-summary", "bbc_news_summary", splits=("train",),
+                                    rename=(("Articles", "article"), ("Summaries", "summary")),
+                                    columns=("id", "category", "article", "summary")),
+    "aeslc": DatasetSpec("Yale-LILY/aeslc", "aeslc", splits=("train", "validation", "test")),
+    "dialogsum": DatasetSpec("knkarthick/dialogsum", "dialogsum", splits=("train", "validation", "test")),
 }
+
+
+def hub_manifest() -> dict:
+    """What the Hub serves for each course dataset (splits and sizes, columns, features), as recorded data."""
+    return json.loads(course_file("hub_datasets.json").read_text())
 
 
 def spec_for(name: str) -> DatasetSpec:
@@ -95,7 +147,7 @@ def load_dataset(name: str, profile: Profile) -> tuple[datasets.DatasetDict, str
         dsd = load_local(TINY_DATA_DIR / spec.folder)
     elif hub.is_online():
         source = f"Hugging Face Hub ({spec.hub_id}@{spec.revision})"
-        dsd = datasets.load_dataset(spec.hub_id, spec.config, revision=spec.revision)
+        dsd = _load_from_hub(spec)
     else:
         local = data_dir()
         if local is None or not (local / spec.folder).is_dir():
@@ -108,8 +160,50 @@ def load_dataset(name: str, profile: Profile) -> tuple[datasets.DatasetDict, str
             ))
         source = f"local copy {local / spec.folder} (Hub unreachable: {hub.offline_reason()})"
         dsd = load_local(local / spec.folder)
+    dsd = normalise(dsd, spec)
     print(f"Dataset {spec.hub_id}: {source}; " + ", ".join(f"{s} {len(d):,}" for s, d in dsd.items()))
     return dsd, source
+
+
+def _load_from_hub(spec: DatasetSpec) -> datasets.DatasetDict:
+    """``datasets.load_dataset`` on the Hub; a network or Hub error becomes a CourseError that says what to do."""
+    kwargs = {"revision": spec.revision} | ({"data_dir": spec.data_dir} if spec.data_dir else {})
+    with hub.explain_errors(f"Loading dataset {spec.hub_id} from the Hub ({spec.load_call()})"):
+        return datasets.load_dataset(spec.hub_id, spec.config, **kwargs)
+
+
+def normalise(dsd: datasets.DatasetDict, spec: DatasetSpec) -> datasets.DatasetDict:
+    """Bring a dataset read from the Hub or a local copy into the course's schema, the same way for both.
+
+    Keeps the splits the course uses (dropping e.g. imdb's unlabelled ``unsupervised``), renames the Hub's columns
+    to the course's, and for the BBC CSV derives ``category`` and ``id`` from its ``File_path`` column.
+    """
+    if spec.splits:
+        dsd = datasets.DatasetDict({s: d for s, d in dsd.items() if s in spec.splits})
+    renames = {old: new for old, new in spec.rename if old in next(iter(dsd.values())).column_names}
+    if renames:
+        dsd = dsd.rename_columns(renames)
+    if spec.folder == "bbc_news_summary" and "File_path" in next(iter(dsd.values())).column_names:
+        dsd = dsd.map(_bbc_ids, with_indices=True, remove_columns=["File_path"])
+        dsd = dsd.cast_column("category", datasets.ClassLabel(names=BBC_CATEGORIES))
+    missing = [c for c in spec.columns if c not in next(iter(dsd.values())).column_names]
+    if missing:
+        raise CourseError(problem(
+            f"Dataset {spec.hub_id}", f"the columns {list(spec.columns)} after the course's renames {dict(spec.rename)}",
+            f"columns {next(iter(dsd.values())).column_names}",
+            "the Hub's copy changed shape: set COURSE_DATA_DIR to the course's local copy, and tell your instructor",
+        ))
+    return dsd.select_columns(list(spec.columns)) if spec.columns else dsd
+
+
+BBC_CATEGORIES = ["business", "entertainment", "politics", "sport", "tech"]
+
+
+def _bbc_ids(row: dict, index: int) -> dict:
+    """``id`` and ``category`` of one row of the Hub's BBC CSV, from ``File_path`` (e.g. ``business/001.txt``)."""
+    parts = str(row["File_path"]).replace("\\", "/").strip("/").split("/")
+    category = next((p for p in parts if p in BBC_CATEGORIES), BBC_CATEGORIES[0])
+    return {"id": f"{category}_{parts[-1].split('.')[0]}_{index}", "category": category}
 
 
 def check_classification(ds: datasets.Dataset, text_column: str = "text", label_column: str = "label") -> None:

@@ -112,10 +112,37 @@ def get_profile(requested: str = "auto", **overrides: Any) -> Profile:
     return profile
 
 
-def precision_kwargs(profile: Profile) -> dict[str, bool]:
-    """TrainingArguments flags for mixed precision: bf16 where the GPU supports it, fp16 on older GPUs, none on CPU."""
-    if profile.name != "gpu" or not _has_cuda():
-        return {}
-    import torch
+BF16_FROM_CAPABILITY = (8, 0)  # native bf16 from Ampere (A100, L4, H100); a T4 (7.5) only emulates it
 
-    return {"bf16": True} if torch.cuda.is_bf16_supported() else {"fp16": True}
+
+def gpu_precision(capability: tuple[int, int] | None = None) -> str | None:
+    """The mixed precision to train in: "bf16" from compute capability 8.0, "fp16" below it, None without a GPU.
+
+    Decided by capability, not by ``torch.cuda.is_bf16_supported()``: that returns True on a T4 because it counts
+    emulation, and emulated bf16 trains at about fp32 speed.
+
+    >>> gpu_precision((7, 5)), gpu_precision((8, 0)), gpu_precision((8, 9))
+    ('fp16', 'bf16', 'bf16')
+    """
+    if capability is None:
+        if not _has_cuda():
+            return None
+        import torch
+
+        capability = tuple(torch.cuda.get_device_capability(0))
+    return "bf16" if tuple(capability) >= BF16_FROM_CAPABILITY else "fp16"
+
+
+def precision_kwargs(profile: Profile, fp16_safe: bool = True) -> dict[str, bool]:
+    """TrainingArguments flags for mixed precision: bf16 from capability 8.0, fp16 below, none on a CPU.
+
+    ``fp16_safe=False`` for models known to overflow in fp16 (t5): they train in fp32 on a T4, and a line says why.
+    """
+    if profile.name != "gpu":
+        return {}
+    precision = gpu_precision()
+    if precision == "fp16" and not fp16_safe:
+        print("Precision: fp32. This model overflows in fp16 (NaN losses; t5 is the known case) and this GPU has no "
+              "native bf16 (compute capability below 8.0), so it trains in full precision: slower, but correct.")
+        return {}
+    return {precision: True} if precision else {}

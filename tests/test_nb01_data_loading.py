@@ -9,7 +9,7 @@ from nbrun import ROOT, check_common, execute, notebook_path
 
 pytestmark = pytest.mark.notebook
 
-TINY = ROOT / "data" / "tiny"
+TINY = ROOT / "course_utils" / "course_data" / "tiny"
 
 
 def rows(folder: str, split: str) -> list[dict]:

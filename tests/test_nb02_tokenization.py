@@ -10,7 +10,7 @@ from nbrun import ROOT, check_common, execute, notebook_path
 
 pytestmark = pytest.mark.notebook
 
-TINY = ROOT / "data" / "tiny"
+TINY = ROOT / "course_utils" / "course_data" / "tiny"
 MAX_LENGTH, BATCH = 64, 8  # the tiny profile's
 
 

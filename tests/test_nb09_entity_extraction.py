@@ -10,7 +10,7 @@ pytestmark = pytest.mark.notebook
 def test_contracts_file_is_well_formed():
     from course_utils.ner import split_words
 
-    rows = [json.loads(line) for line in (ROOT / "data" / "contracts.jsonl").read_text().splitlines()]
+    rows = [json.loads(line) for line in (ROOT / "course_utils" / "course_data" / "contracts.jsonl").read_text().splitlines()]
     assert 6 <= len(rows) <= 10 and len({r["id"] for r in rows}) == len(rows)
     for r in rows:
         words = " ".join(split_words(r["text"]))

@@ -11,7 +11,7 @@ import pytest
 from nbrun import ROOT, check_common, execute
 
 pytestmark = pytest.mark.notebook
-CSV = ROOT / "data" / "support_tickets.csv"
+CSV = ROOT / "course_utils" / "course_data" / "support_tickets.csv"
 
 
 def load_generator():

@@ -119,16 +119,34 @@ def test_profiles_are_consistent():
     assert profiles.PROFILES["gpu"].model_id == "bert-base-uncased"
 
 
-def test_precision_kwargs(monkeypatch):
-    assert profiles.precision_kwargs(profiles.PROFILES["cpu"]) == {}
-    assert profiles.precision_kwargs(profiles.PROFILES["gpu"]) == {}  # no CUDA here
+GPUS = {"T4": ((7, 5), "fp16"), "P100": ((6, 0), "fp16"), "L4": ((8, 9), "bf16"), "A100": ((8, 0), "bf16"),
+        "H100": ((9, 0), "bf16")}
+
+
+@pytest.mark.parametrize("name", sorted(GPUS))
+def test_precision_follows_compute_capability(monkeypatch, name):
+    capability, expected = GPUS[name]
     gpu(monkeypatch)
-    monkeypatch.setattr("torch.cuda.is_bf16_supported", lambda: True)
-    assert profiles.precision_kwargs(profiles.PROFILES["gpu"]) == {"bf16": True}
-    monkeypatch.setattr("torch.cuda.is_bf16_supported", lambda: False)
-    assert profiles.precision_kwargs(profiles.PROFILES["gpu"]) == {"fp16": True}
+    monkeypatch.setattr("torch.cuda.get_device_capability", lambda device=None: capability)
+    monkeypatch.setattr("torch.cuda.is_bf16_supported", lambda *a, **k: True)  # what a T4 really answers
+    assert profiles.gpu_precision() == expected
+    assert profiles.precision_kwargs(profiles.PROFILES["gpu"]) == {expected: True}
+    assert profiles.precision_kwargs(profiles.PROFILES["cpu"]) == {}  # cpu profile: full precision, GPU or not
     assert profiles.precision_kwargs(profiles.PROFILES["tiny"]) == {}
 
+
+def test_no_gpu_means_full_precision():
+    assert profiles.gpu_precision() is None  # this machine has no CUDA
+    assert profiles.precision_kwargs(profiles.PROFILES["gpu"]) == {}
+
+
+def test_fp16_unsafe_models_train_in_fp32_on_a_t4(monkeypatch, capsys):
+    gpu(monkeypatch)
+    monkeypatch.setattr("torch.cuda.get_device_capability", lambda device=None: (7, 5))
+    assert profiles.precision_kwargs(profiles.PROFILES["gpu"], fp16_safe=False) == {}
+    assert "overflows in fp16" in capsys.readouterr().out
+    monkeypatch.setattr("torch.cuda.get_device_capability", lambda device=None: (8, 0))
+    assert profiles.precision_kwargs(profiles.PROFILES["gpu"], fp16_safe=False) == {"bf16": True}
 
 def test_get_profile_silences_the_pin_memory_warning_without_a_gpu(monkeypatch):
     message = "'pin_memory' argument is set as true but no accelerator is found, then device pinned memory won't be used."

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "data" / "support_tickets.csv"
+OUT = ROOT / "course_utils" / "course_data" / "support_tickets.csv"
 SEED = 2024
 FIELDS = ["ticket_id", "created_at", "channel", "product", "text", "label"]
 CLASS_SIZES = {"technical issue": 190, "billing": 130, "account": 95, "general inquiry": 60}  # imbalanced on purpose

@@ -1,4 +1,4 @@
-"""Cut the small fixed slices in data/tiny/ from the full offline datasets (run once; the slices are committed).
+"""Cut the small fixed slices in course_utils/course_data/tiny/ from the full offline datasets (run once; the slices are committed).
 
     COURSE_DATA_DIR=../shared/data python tools/make_tiny_data.py
 
@@ -51,7 +51,7 @@ def take(rows: list[dict], n: int, balanced_by: str | None, rng: random.Random) 
 def main() -> None:
     source = Path(os.environ.get("COURSE_DATA_DIR", ROOT.parent / "shared" / "data"))
     for folder, splits in SLICES.items():
-        out = ROOT / "data" / "tiny" / folder
+        out = ROOT / "course_utils" / "course_data" / "tiny" / folder
         out.mkdir(parents=True, exist_ok=True)
         shutil.copy(source / folder / "features.json", out / "features.json")
         features = json.loads((out / "features.json").read_text())
