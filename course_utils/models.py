@@ -67,10 +67,30 @@ def _offline_fallback(model_id: str) -> ModelChoice:
                        f"(Hub unreachable: {hub.offline_reason()})")
 
 
+# What a fine-tuning notebook needs from a model repository: configs, vocabularies and PyTorch weights
+# (never the TensorFlow, Flax, ONNX or Core ML copies that some repositories also hold).
+MODEL_FILES = ["*.json", "*.txt", "*.model", "*.safetensors"]
+
+
+def fetch_from_hub(model_id: str) -> Path:
+    """Download ``model_id``'s files into the Hugging Face cache (once) and return the local folder.
+
+    A network or Hub error becomes a CourseError that says what to do. Repositories without safetensors weights
+    get their ``pytorch_model.bin`` instead.
+    """
+    from huggingface_hub import snapshot_download
+
+    with hub.explain_errors(f"Downloading model {model_id} from the Hugging Face Hub"):
+        folder = Path(snapshot_download(model_id, allow_patterns=MODEL_FILES))
+        if not any(folder.glob("*.safetensors")):
+            folder = Path(snapshot_download(model_id, allow_patterns=MODEL_FILES + ["pytorch_model.bin"]))
+    return folder
+
+
 def tokenizer_source() -> str:
     """Where to load the bert-base-uncased WordPiece tokenizer from: Hub, cache, or the MiniLM package copy."""
     if hub.is_online():
-        return TOKENIZER_ID
+        return str(fetch_from_hub(TOKENIZER_ID))
     cached = cached_snapshot(TOKENIZER_ID)
     if cached is not None:
         return str(cached)
@@ -114,7 +134,7 @@ def resolve_model(model_id: str, profile: Profile | None = None) -> ModelChoice:
                              "tiny random BERT (2 layers, 32 hidden, seed 0) with the real bert-base-uncased "
                              f"tokenizer, built locally{instead}")
     elif hub.is_online():
-        choice = ModelChoice(model_id, model_id, "Hugging Face Hub")
+        choice = ModelChoice(str(fetch_from_hub(model_id)), model_id, "Hugging Face Hub (downloaded to the HF cache)")
     elif (cached := cached_snapshot(model_id)) is not None:
         choice = ModelChoice(str(cached), model_id, "local Hugging Face cache (Hub unreachable)")
     else:

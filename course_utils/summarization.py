@@ -79,7 +79,8 @@ def resolve_seq2seq(model_id: str = SEQ2SEQ_MODEL_ID, profile: Profile | None = 
                                "tiny random BERT encoder-decoder (2+2 layers, 32 hidden) with the real "
                                "bert-base-uncased tokenizer, built locally")
     elif hub.is_online():
-        choice = Seq2SeqChoice(model_id, model_id, "seq2seq", "Hugging Face Hub")
+        choice = Seq2SeqChoice(str(models.fetch_from_hub(model_id)), model_id, "seq2seq",
+                               "Hugging Face Hub (downloaded to the HF cache)")
     elif (cached := models.cached_snapshot(model_id)) is not None:
         choice = Seq2SeqChoice(str(cached), model_id, "seq2seq", "local Hugging Face cache (Hub unreachable)")
     elif (minilm := models.minilm_path()) is not None:

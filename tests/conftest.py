@@ -5,6 +5,7 @@ import pytest
 
 # tests import their helpers (nbrun) by module name
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))  # install_cell
 
 
 @pytest.fixture

@@ -47,7 +47,8 @@ def execute(prefix: str, **parameters) -> Executed:
     source = notebook_path(prefix)
     out_dir = RUN_DIR / source.stem
     out_dir.mkdir(parents=True, exist_ok=True)
-    os.environ.update({"HF_HUB_OFFLINE": "1", "COURSE_PROFILE": "tiny", "TOKENIZERS_PARALLELISM": "false"})
+    os.environ.update({"HF_HUB_OFFLINE": "1", "COURSE_PROFILE": "tiny", "TOKENIZERS_PARALLELISM": "false",
+                       "TQDM_DISABLE": "1"})  # no progress bars: stable outputs (students see widgets)
     os.environ.pop("MPLBACKEND", None)  # let the kernel use its inline backend, so plots land in the outputs
     started = time.time()
     papermill.execute_notebook(

@@ -31,3 +31,31 @@ def test_exercise_markers_balanced_and_outputs_only_where_nbval_checks(path):
             f"{path.name}: unbalanced solution markers in {c.source[:60]!r}"
         assert bool(c.outputs) == ("NBVAL_CHECK_OUTPUT" in c.source), \
             f"{path.name}: only NBVAL_CHECK_OUTPUT cells keep outputs (run tools/refresh_outputs.py): {c.source[:60]!r}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_notebook_opens_with_the_same_install_cell(path):
+    import install_cell  # tools/install_cell.py: the one source of the cell
+
+    nb = nbformat.read(path, as_version=4)
+    md, code = install_cell.install_cells(nb)
+    assert nb.cells[md].source == install_cell.MARKDOWN, f"{path.name}: run tools/install_cell.py"
+    assert nb.cells[code].source == install_cell.CODE, f"{path.name}: run tools/install_cell.py"
+    assert md <= 2, f"{path.name}: the install cell must come first (it is cell {code})"
+    assert "%pip install {COURSE_PACKAGE}" in install_cell.CODE and " -q" not in install_cell.CODE
+
+
+def test_install_cell_explains_a_missing_course(tmp_path):
+    """Run the cell's code in a Python without course_utils: the ImportError says what to do."""
+    import subprocess
+    import sys
+
+    import install_cell
+
+    code = install_cell.CODE.replace("    %pip install {COURSE_PACKAGE}", "    pass")
+    # -S: no site-packages, so this Python has no course_utils, as on a fresh Colab runtime before the install
+    run = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True, cwd=tmp_path,
+                         env={"COURSE_PACKAGE": "git+https://example.invalid/fork@v9"})
+    assert run.returncode == 1
+    assert "expected it installed, found it missing" in run.stderr
+    assert "git+https://example.invalid/fork@v9" in run.stderr and "make lab" in run.stderr
