@@ -40,7 +40,7 @@ test-core: install  ## unit tests, every notebook under papermill (tiny profile)
 	  COURSE_PROFILE=tiny HF_HUB_OFFLINE=1 TQDM_DISABLE=1 $(PY) -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider $$nb; fi
 
 test-standins: install  ## every notebook through the online branch (a Hub stand-in) and the gpu profile's dry run
-	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile tests/test_standins.py -m standin
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist load -p no:cacheprovider tests/test_standins.py -m standin
 
 test-colab: install  ## Colab's library versions, the course pip-installed, every notebook run from an empty folder
 	bash tools/image_env.sh colab

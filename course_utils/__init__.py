@@ -12,7 +12,7 @@ import importlib
 __version__ = "0.1.0"
 
 _SUBMODULES = {
-    "calibration", "data", "diagnose", "errors", "grading", "hub", "install", "metrics", "models", "ner", "profiles",
+    "budget", "calibration", "data", "diagnose", "errors", "grading", "hub", "install", "metrics", "models", "ner", "profiles",
     "qa", "results", "sharing", "student", "summarization", "text", "training", "tuning",
 }
 

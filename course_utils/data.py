@@ -147,6 +147,7 @@ def load_dataset(name: str, profile: Profile) -> tuple[datasets.DatasetDict, str
         dsd = load_local(TINY_DATA_DIR / spec.folder)
     elif hub.is_online():
         source = f"Hugging Face Hub ({spec.hub_id}@{spec.revision})"
+        print(f"Reading {spec.hub_id} from the Hub, as you would yourself: {spec.load_call()}")
         dsd = _load_from_hub(spec)
     else:
         local = data_dir()

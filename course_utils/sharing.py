@@ -143,9 +143,13 @@ class SharePlan:
     reason: str  # one sentence for the student
 
 
-def plan_sharing(token: HubToken, hub_online: bool, want_push: bool = True, in_kaggle: bool | None = None
-                 ) -> SharePlan:
-    """Decide between a real push and a dry run, and between ``push_to_hub`` and ``upload_folder``."""
+def plan_sharing(token: HubToken, hub_online: bool, want_push: bool = True, in_kaggle: bool | None = None,
+                 whoami: Any = None) -> SharePlan:
+    """Decide between a real push and a dry run, and between ``push_to_hub`` and ``upload_folder``.
+
+    A real push needs a token the Hub says may write; a read token (students add one against rate limits) gets the
+    validated dry run and a message that says how to get a write token.
+    """
     in_kaggle = bool(os.environ.get("KAGGLE_KERNEL_RUN_TYPE")) if in_kaggle is None else in_kaggle
     method = "upload_folder" if in_kaggle else "push_to_hub"
     if not want_push:
@@ -154,7 +158,32 @@ def plan_sharing(token: HubToken, hub_online: bool, want_push: bool = True, in_k
         return SharePlan("dry_run", method, f"no token was found ({token.source})")
     if not hub_online:
         return SharePlan("dry_run", method, f"a token was found ({token}) but the Hub cannot be reached")
-    return SharePlan("push", method, f"a token was found ({token}) and the Hub answers")
+    role = token_role(token, whoami=whoami)
+    if role == "read":
+        return SharePlan("dry_run", method, problem(
+            "Hub token", "a token that may write (role 'write', or fine-grained with write access)",
+            f"a read-only token ({token})", "create a write token at https://huggingface.co/settings/tokens, store it "
+            "as the HF_TOKEN secret (Colab: Secrets panel; Kaggle: Add-ons > Secrets) and re-run; until then this "
+            "is the validated dry run"))
+    if role is None:
+        return SharePlan("dry_run", method, f"a token was found ({token}) but the Hub did not say what it may do "
+                         "(whoami failed): dry run; re-run the cell to try again")
+    return SharePlan("push", method, f"a token was found ({token}, role {role}) and the Hub answers")
+
+
+def token_role(token: HubToken, whoami: Any = None) -> str | None:
+    """The token's role as the Hub reports it ("read", "write", "fineGrained"), or None when it cannot be asked.
+
+    ``whoami`` is ``huggingface_hub.whoami`` (a stand-in in tests). Errors come back without the token in them.
+    """
+    if whoami is None:
+        from huggingface_hub import whoami
+    try:
+        info = whoami(token=token.value)
+    except Exception as err:  # an invalid token, or the network: say so without the token
+        print(redact(f"whoami failed: {type(err).__name__}: {err}", (token.value,)))
+        return None
+    return ((info or {}).get("auth") or {}).get("accessToken", {}).get("role")
 
 
 # --------------------------------------------------------------------------------------------- the card

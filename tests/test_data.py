@@ -223,3 +223,54 @@ def test_balanced_sample_errors():
     with pytest.raises(CourseError, match=r"^Column 'label': expected a column named 'label', found columns "
                                           r"\['text', 'y'\]\. Fix: pass label_column="):
         data.balanced_sample(dataset(["a", "b"], [0, 1], label_column="y"), 2)
+
+
+# --- the Hub's shapes, normalised to the course's (the stand-in builds them from hub_datasets.json) ---
+
+@pytest.mark.parametrize("name", ["imdb", "sst2", "stsb", "bbc_news_summary", "conll2003", "squad"])
+def test_hub_shape_normalises_to_the_local_shape(name):
+    import hub_standin
+
+    spec = data.spec_for(name)
+    entry = data.hub_manifest()[spec.folder]
+    hub_form = hub_standin.hub_shaped(spec.folder, entry)
+    local = data.normalise(data.load_local(data.TINY_DATA_DIR / spec.folder), spec)
+    online = data.normalise(hub_form, spec)
+    assert sorted(online) == sorted(local), f"{name}: splits {sorted(online)} online vs {sorted(local)} offline"
+    for split in online:
+        assert online[split].features == local[split].features, f"{name}/{split}: features differ"
+        labels = online[split]["label"] if "label" in online[split].column_names else []
+        assert -1 not in labels, f"{name}/{split}: an unlabelled split survived"
+
+
+def test_bbc_csv_columns_become_the_course_columns():
+    import hub_standin
+
+    spec = data.spec_for("bbc_news_summary")
+    online = data.normalise(hub_standin.hub_shaped(spec.folder, data.hub_manifest()[spec.folder]), spec)["train"]
+    assert online.column_names == ["id", "category", "article", "summary"]
+    assert online.features["category"].names == data.BBC_CATEGORIES
+    assert len(set(online["id"])) == len(online)
+
+
+def test_unexpected_hub_columns_are_reported():
+    spec = data.spec_for("bbc_news_summary")
+    odd = datasets.DatasetDict({"train": datasets.Dataset.from_dict({"Text": ["a"], "Summary": ["b"]})})
+    with pytest.raises(CourseError, match=r"Dataset gopalkalpande/bbc-news-summary: expected the columns .*found "
+                                          r"columns \['Text', 'Summary'\].*COURSE_DATA_DIR"):
+        data.normalise(odd, spec)
+
+
+def test_script_repositories_read_the_parquet_conversion():
+    for name in ("conll2003", "wnut_17"):
+        spec = data.spec_for(name)
+        assert spec.revision == data.PARQUET_REVISION
+        assert "revision='refs/convert/parquet'" in spec.load_call()
+    assert data.spec_for("stsb").load_call() == "datasets.load_dataset('nyu-mll/glue', 'stsb')"
+
+
+def test_course_files_ship_in_the_package():
+    assert data.course_file("support_tickets.csv").stat().st_size > 10_000
+    assert (data.course_file("tiny") / "imdb" / "features.json").exists()
+    with pytest.raises(CourseError, match=r"Course file 'nope.csv': expected a file shipped inside the course package"):
+        data.course_file("nope.csv")

@@ -49,7 +49,7 @@ def test_fake_token_from_env_is_found_but_never_printed(no_tokens, monkeypatch, 
     token = sharing.find_token()
     assert token.found and token.value == FAKE
     assert token.source == "the HF_TOKEN environment variable"
-    plan = sharing.plan_sharing(token, hub_online=True, in_kaggle=False)
+    plan = sharing.plan_sharing(token, hub_online=True, in_kaggle=False, whoami=role_is("read"))
     print(token, repr(token), plan, token.source)
     out = capsys.readouterr().out
     assert FAKE not in out and FAKE[3:] not in out
@@ -88,7 +88,32 @@ def test_plan_sharing_cases(no_tokens):
     assert (offline.mode, offline.method) == ("dry_run", "upload_folder")
     assert offline.reason == "a token was found (hf_*** (34 characters) from test) but the Hub cannot be reached"
     assert sharing.plan_sharing(some, True, want_push=False, in_kaggle=False).reason == "push=False was asked for"
-    assert sharing.plan_sharing(some, True, in_kaggle=False).mode == "push"
+    assert sharing.plan_sharing(some, True, in_kaggle=False, whoami=role_is("write")).mode == "push"
+    assert sharing.plan_sharing(some, True, in_kaggle=False, whoami=role_is("fineGrained")).mode == "push"
+
+
+def role_is(role):
+    """A stand-in for huggingface_hub.whoami: the answer the Hub gives for a token of this role."""
+    return lambda token: {"name": "student", "auth": {"type": "access_token", "accessToken": {"role": role}}}
+
+
+def test_a_read_token_gets_the_dry_run_and_how_to_fix_it(capsys):
+    plan = sharing.plan_sharing(sharing.HubToken(FAKE, "a Colab secret"), True, in_kaggle=False,
+                                whoami=role_is("read"))
+    assert plan.mode == "dry_run"
+    assert plan.reason.startswith("Hub token: expected a token that may write")
+    assert "found a read-only token (hf_*** (34 characters) from a Colab secret)" in plan.reason
+    assert "https://huggingface.co/settings/tokens" in plan.reason and FAKE not in plan.reason
+
+
+def test_whoami_failure_is_a_dry_run_without_the_token(capsys):
+    def refuses(token):
+        raise RuntimeError(f"401 Unauthorized for token {token}")
+
+    plan = sharing.plan_sharing(sharing.HubToken(FAKE, "env"), True, in_kaggle=False, whoami=refuses)
+    assert plan.mode == "dry_run" and "whoami failed" in plan.reason
+    out = capsys.readouterr().out
+    assert "401 Unauthorized for token hf_***" in out and FAKE not in out
 
 
 def test_token_strings_in_finds_leaks(tmp_path):

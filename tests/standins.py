@@ -1,0 +1,68 @@
+"""Run a notebook through the Hub stand-in (tests/hub_standin.py): the online branch, or the gpu profile's dry run."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from pathlib import Path
+
+import nbformat
+import papermill
+
+from nbrun import NOTEBOOK_DIR, Executed, notebook_path
+
+TESTS = Path(__file__).resolve().parent
+# mode -> the profile the notebook runs: "online" takes the cpu profile's logic with the Hub "reachable";
+# "gpu" is the gpu profile's dry run (its sizes, epochs, strategies, batch sizes) on tiny Hub-shaped data and models.
+MODES = {"online": "cpu", "gpu": "gpu"}
+STARTUP = """import sys
+sys.path.insert(0, {tests!r})
+import hub_standin
+hub_standin.install()
+"""
+
+
+@contextlib.contextmanager
+def environment(**changes: str | None):
+    """Set (or, with None, remove) environment variables for the kernel about to start; restore them after."""
+    saved = {k: os.environ.get(k) for k in changes}
+    try:
+        for key, value in changes.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def execute(prefix: str, mode: str, workdir: Path) -> Executed:
+    """Execute notebook ``prefix`` with the stand-in installed in its kernel; everything it writes goes in workdir."""
+    source = notebook_path(prefix)
+    ipython_dir = workdir / "ipython"
+    (ipython_dir / "profile_default" / "startup").mkdir(parents=True, exist_ok=True)
+    (ipython_dir / "profile_default" / "startup" / "00-hub-standin.py").write_text(STARTUP.format(tests=str(TESTS)))
+    out_dir = workdir / "outputs"
+    started = time.time()
+    with environment(IPYTHONDIR=str(ipython_dir), STANDIN_CACHE=str(TESTS.parent / "build" / "standin-cache"),
+                     COURSE_CACHE_DIR=str(workdir / "course-cache"), HF_HOME=str(workdir / "hf-home"),
+                     HF_HUB_OFFLINE=None, TRANSFORMERS_OFFLINE=None, HF_DATASETS_OFFLINE=None, COURSE_PROFILE=None,
+                     COURSE_DATA_DIR=None, CI=None, TQDM_DISABLE="1", TOKENIZERS_PARALLELISM="false", COURSE_DRY_RUN="1", MPLBACKEND=None):
+        papermill.execute_notebook(
+            str(source), str(workdir / source.name), cwd=str(workdir), kernel_name="python3", progress_bar=False,
+            parameters={"profile": MODES[mode], "output_dir": str(out_dir)},
+        )
+    results = json.loads((out_dir / "results.json").read_text())
+    return Executed(source.stem, nbformat.read(workdir / source.name, as_version=4), results, out_dir,
+                    time.time() - started)
+
+
+def notebook_prefixes() -> list[str]:
+    return [p.name[:2] for p in sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))]
