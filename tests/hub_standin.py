@@ -169,8 +169,9 @@ def build_tiny(family: str, target: Path) -> Path:
         tokenizer = tf.DistilBertTokenizerFast(vocab_file=str(vocab / "vocab.txt"))
         model = tf.DistilBertModel(tf.DistilBertConfig(vocab_size=tokenizer.vocab_size, dim=32, hidden_dim=64,
                                                        n_layers=2, n_heads=2))
-    elif family == "t5":  # T5's own SentencePiece vocabulary is not available here: the stand-in uses WordPiece
-        tokenizer = tf.BertTokenizerFast.from_pretrained(str(vocab))
+    elif family == "t5":  # T5's own SentencePiece vocabulary is not available here: the stand-in uses WordPiece,
+        # with T5's inputs (no token_type_ids, which T5's tokenizer never returns and generate() refuses)
+        tokenizer = tf.BertTokenizerFast.from_pretrained(str(vocab), model_input_names=["input_ids", "attention_mask"])
         model = tf.T5ForConditionalGeneration(tf.T5Config(
             vocab_size=tokenizer.vocab_size, d_model=32, d_kv=16, d_ff=64, num_layers=2, num_heads=2,
             decoder_start_token_id=tokenizer.pad_token_id, pad_token_id=tokenizer.pad_token_id,

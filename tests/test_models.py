@@ -112,11 +112,58 @@ def test_offline_prefers_the_local_hf_cache(monkeypatch, tmp_path):
     assert not choice.substituted
 
 
-def test_online_uses_the_hub_id(monkeypatch):
+def test_online_downloads_the_pytorch_files_once(monkeypatch, tmp_path):
+    """Online, the model's configs, vocabulary and safetensors come into the HF cache (never TF/Flax/ONNX copies)."""
+    import huggingface_hub
+
+    calls = []
+    folder = tmp_path / "models--bert-base-uncased" / "snapshots" / "abc"
+    folder.mkdir(parents=True)
+    (folder / "model.safetensors").write_bytes(b"")
+
+    def snapshot_download(repo_id, allow_patterns=None, **kwargs):
+        calls.append((repo_id, allow_patterns))
+        return str(folder)
+
     monkeypatch.setattr(hub, "is_online", lambda: True)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot_download)
     choice = models.resolve_model("bert-base-uncased", GPU)
-    assert (choice.name_or_path, choice.source) == ("bert-base-uncased", "Hugging Face Hub")
-    assert models.tokenizer_source() == "bert-base-uncased"
+    assert (choice.name_or_path, choice.requested) == (str(folder), "bert-base-uncased")
+    assert choice.source == "Hugging Face Hub (downloaded to the HF cache)" and not choice.substituted
+    assert calls == [("bert-base-uncased", models.MODEL_FILES)]
+    assert "*.safetensors" in models.MODEL_FILES and not any("h5" in p or "msgpack" in p for p in models.MODEL_FILES)
+    assert models.tokenizer_source() == str(folder)
+
+
+def test_online_without_safetensors_takes_pytorch_model_bin(monkeypatch, tmp_path):
+    import huggingface_hub
+
+    calls = []
+    monkeypatch.setattr(hub, "is_online", lambda: True)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download",
+                        lambda repo_id, allow_patterns=None, **kw: calls.append(allow_patterns) or str(tmp_path))
+    models.fetch_from_hub("old/model")
+    assert calls == [models.MODEL_FILES, models.MODEL_FILES + ["pytorch_model.bin"]]
+
+
+def test_a_rate_limited_download_says_what_to_do(monkeypatch):
+    import huggingface_hub
+
+    class Response:
+        status_code = 429
+
+    class HfHubHTTPError(Exception):
+        response = Response()
+
+    def refuse(*args, **kwargs):
+        raise HfHubHTTPError("429 Too Many Requests")
+
+    monkeypatch.setattr(hub, "is_online", lambda: True)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", refuse)
+    with pytest.raises(CourseError, match=r"^Downloading model bert-base-uncased from the Hugging Face Hub: expected "
+                                          r"an answer from the Hugging Face Hub, found HfHubHTTPError \(HTTP 429\).*"
+                                          r"Fix: wait a few minutes and re-run the cell.*HF_TOKEN"):
+        models.resolve_model("bert-base-uncased", GPU)
 
 
 def test_cached_snapshot_of_a_model_never_downloaded():
