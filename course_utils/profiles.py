@@ -7,7 +7,7 @@ import warnings
 from dataclasses import dataclass, replace
 from typing import Any
 
-from .errors import CourseError, problem
+from .errors import CourseError, problem, raise_if_any
 
 TINY_MODEL = "tiny-random-bert"  # not a Hub id: models.resolve_model builds it locally from a seed
 
@@ -29,6 +29,25 @@ class Profile:
     tiny_data: bool  # read the committed slices in data/tiny instead of the full datasets
     meaning: str  # one sentence a notebook prints so nobody over-reads the numbers
     dry_run: bool = False  # COURSE_DRY_RUN=1: CI runs this profile's logic with tiny stand-in models and data
+
+    def __post_init__(self) -> None:
+        problems = []
+        for field_name in ("max_length", "batch_size", "eval_batch_size"):
+            value = getattr(self, field_name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                problems.append(problem(f"Profile field {field_name}", "a whole number of at least 1", repr(value),
+                                        f"pass {field_name}=128 (or another positive whole number)"))
+        for field_name in ("train_size", "eval_size", "test_size"):
+            value = getattr(self, field_name)
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+                problems.append(problem(f"Profile field {field_name}", "None (the whole split) or a whole number >= 1",
+                                        repr(value), f"pass {field_name}=None or e.g. {field_name}=500"))
+        if not isinstance(self.epochs, (int, float)) or isinstance(self.epochs, bool) or self.epochs <= 0:
+            problems.append(problem("Profile field epochs", "a number above 0", repr(self.epochs), "pass epochs=1"))
+        if not isinstance(self.learning_rate, float) or not 0 < self.learning_rate < 1:
+            problems.append(problem("Profile field learning_rate", "a float between 0 and 1 (e.g. 5e-5)",
+                                    repr(self.learning_rate), "pass learning_rate=5e-5"))
+        raise_if_any(problems)
 
     @property
     def expects_learning(self) -> bool:

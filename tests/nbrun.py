@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -35,6 +36,25 @@ class Executed:
         return "\n".join(p if isinstance(p, str) else "".join(p) for p in parts)
 
 
+@contextlib.contextmanager
+def environment(**changes: str | None):
+    """Set (or, with None, remove) environment variables for the kernel about to start; restore them after."""
+    saved = {k: os.environ.get(k) for k in changes}
+    try:
+        for key, value in changes.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 def notebook_path(prefix: str) -> Path:
     """The notebook whose file name starts with ``prefix`` (e.g. "03")."""
     matches = sorted(NOTEBOOK_DIR.glob(f"{prefix}_*.ipynb"))
@@ -47,14 +67,16 @@ def execute(prefix: str, **parameters) -> Executed:
     source = notebook_path(prefix)
     out_dir = RUN_DIR / source.stem
     out_dir.mkdir(parents=True, exist_ok=True)
-    os.environ.update({"HF_HUB_OFFLINE": "1", "COURSE_PROFILE": "tiny", "TOKENIZERS_PARALLELISM": "false",
-                       "TQDM_DISABLE": "1"})  # no progress bars: stable outputs (students see widgets)
-    os.environ.pop("MPLBACKEND", None)  # let the kernel use its inline backend, so plots land in the outputs
     started = time.time()
-    papermill.execute_notebook(
-        str(source), str(out_dir / source.name), cwd=str(NOTEBOOK_DIR), kernel_name="python3",
-        parameters={"profile": "tiny", "output_dir": str(out_dir / "outputs"), **parameters}, progress_bar=False,
-    )
+    # The kernel inherits these; they are restored afterwards, so no later test in this worker sees them.
+    # TQDM_DISABLE: no progress bars, stable outputs (students see widgets). No MPLBACKEND: the kernel's inline
+    # backend puts plots in the outputs.
+    with environment(HF_HUB_OFFLINE="1", COURSE_PROFILE="tiny", TOKENIZERS_PARALLELISM="false", TQDM_DISABLE="1",
+                     MPLBACKEND=None):
+        papermill.execute_notebook(
+            str(source), str(out_dir / source.name), cwd=str(NOTEBOOK_DIR), kernel_name="python3",
+            parameters={"profile": "tiny", "output_dir": str(out_dir / "outputs"), **parameters}, progress_bar=False,
+        )
     wall = time.time() - started
     timings = RUN_DIR / "timings.jsonl"
     with timings.open("a") as f:

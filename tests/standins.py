@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import time
@@ -11,7 +10,7 @@ from pathlib import Path
 import nbformat
 import papermill
 
-from nbrun import NOTEBOOK_DIR, Executed, notebook_path
+from nbrun import NOTEBOOK_DIR, Executed, environment, notebook_path
 
 TESTS = Path(__file__).resolve().parent
 # mode -> the profile the notebook runs: "online" takes the cpu profile's logic with the Hub "reachable";
@@ -22,25 +21,6 @@ sys.path.insert(0, {tests!r})
 import hub_standin
 hub_standin.install()
 """
-
-
-@contextlib.contextmanager
-def environment(**changes: str | None):
-    """Set (or, with None, remove) environment variables for the kernel about to start; restore them after."""
-    saved = {k: os.environ.get(k) for k in changes}
-    try:
-        for key, value in changes.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def execute(prefix: str, mode: str, workdir: Path) -> Executed:

@@ -23,4 +23,3 @@ def test_summarization_notebook_reports_model_and_lead_rouge():
     assert (run.output_dir / "model" / "config.json").exists()
     shown = [line for line in run.outputs_text().splitlines() if line.startswith("course-metrics:")]
     assert json.loads(shown[0].split(":", 1)[1]) == m
-    assert run.wall_s < 60, f"tiny run took {run.wall_s:.0f} s"

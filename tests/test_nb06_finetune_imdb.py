@@ -33,4 +33,3 @@ def test_finetune_imdb_notebook_trains_saves_and_logs():
                        for o in c.get("outputs", []))
     assert f"labels **{m['accuracy']:.1%}**" in analysis  # the analysis quotes the run's own numbers
     assert f"best of\n{extra['best_eval_accuracy']:.1%}" in analysis
-    assert run.wall_s < 60

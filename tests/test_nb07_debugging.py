@@ -42,4 +42,3 @@ def test_debugging_lab_records_every_case_with_its_verdict():
     assert "The verdicts below may not match" in text
     assert "Out of memory at batch 32 x 1: retrying at batch 16 x 2" in text
     assert f"diagnose matched {int(m['verdicts_matched'])} of 4 planted failures" in text
-    assert run.wall_s < 60

@@ -157,3 +157,33 @@ def test_get_profile_silences_the_pin_memory_warning_without_a_gpu(monkeypatch):
         warnings.warn(message, UserWarning)
         warnings.warn("another warning", UserWarning)
     assert [str(w.message) for w in caught] == ["another warning"]
+
+
+@pytest.mark.parametrize("field, value, expected", [
+    ("max_length", 0, "a whole number of at least 1"), ("batch_size", 2.5, "a whole number of at least 1"),
+    ("train_size", -5, "None (the whole split) or a whole number >= 1"), ("epochs", 0, "a number above 0"),
+    ("learning_rate", 3, "a float between 0 and 1 (e.g. 5e-5)"),
+])
+def test_profile_fields_are_checked_when_built(field, value, expected):
+    import re
+
+    with pytest.raises(CourseError, match=re.escape(f"Profile field {field}: expected {expected}, found {value!r}")):
+        profiles.PROFILES["cpu"].with_overrides(**{field: value})
+
+
+def test_every_module_is_reachable_as_an_attribute():
+    import pathlib
+
+    import course_utils as cu
+
+    names = {p.stem for p in pathlib.Path(cu.__file__).parent.glob("*.py") if p.stem != "__init__"}
+    for name in sorted(names):
+        assert getattr(cu, name).__name__ == f"course_utils.{name}"
+
+
+def test_dry_run_skips_learning_checks_only(monkeypatch):
+    monkeypatch.setenv("COURSE_DRY_RUN", "1")
+    p = profiles.get_profile("gpu")
+    assert p.dry_run and not p.expects_learning and p.name == "gpu" and p.batch_size == 32
+    monkeypatch.delenv("COURSE_DRY_RUN")
+    assert profiles.get_profile("cpu").expects_learning and not profiles.get_profile("tiny").expects_learning
