@@ -48,6 +48,7 @@ def _shape(model: Any) -> tuple[int, int, int, int]:
     parameters = sum(p.numel() for p in model.parameters()) if hasattr(model, "parameters") else 110_000_000
     layers = getattr(config, "num_hidden_layers", None) or getattr(config, "num_layers", None) or \
         getattr(config, "n_layers", 12)
+    layers += getattr(config, "num_decoder_layers", 0) or 0  # an encoder-decoder (t5) keeps both stacks' activations
     hidden = getattr(config, "hidden_size", None) or getattr(config, "d_model", None) or getattr(config, "dim", 768)
     heads = getattr(config, "num_attention_heads", None) or getattr(config, "num_heads", None) or \
         getattr(config, "n_heads", 12)

@@ -179,3 +179,36 @@ def rouge(predictions: Sequence[str], references: Sequence[str]) -> dict[str, fl
     per_line = metrics.sentences_per_line
     return metrics.load("rouge").compute(predictions=[per_line(p) for p in predictions],
                                          references=[per_line(r) for r in references], use_stemmer=True)
+
+
+def eos_token_id(model: Any) -> int:
+    """The id at which ``model.generate`` stops: its generation config's ``eos_token_id`` (the first, if a list).
+
+    T5 stops at ``</s>``, a BERT-based encoder-decoder at ``[SEP]`` (`set_special_ids`).
+    """
+    eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    if eos is None:
+        eos = getattr(model.config, "eos_token_id", None)
+    if isinstance(eos, (list, tuple)):
+        eos = eos[0] if eos else None
+    if eos is None:
+        raise CourseError(problem("the model's end-of-sequence id", "an eos_token_id in its generation config",
+                                  "none", "set model.generation_config.eos_token_id to the tokenizer's EOS or [SEP] id"))
+    return int(eos)
+
+
+def labels_missing_eos(labels: Sequence[Sequence[int]], eos_id: int) -> list[int]:
+    """Positions of the label sequences that do not end with ``eos_id`` (-100 padding at the end ignored).
+
+    A model learns to stop only from targets that end with the end-of-sequence token. Truncating a summary with the
+    tokenizer (``max_length=``, ``truncation=True``) keeps that token; slicing token ids afterwards cuts it off.
+
+    >>> labels_missing_eos([[5, 6, 1], [5, 6, 7], [5, 1, -100]], eos_id=1)
+    [1]
+    """
+    missing = []
+    for i, seq in enumerate(labels):
+        kept = [int(t) for t in seq if int(t) != IGNORE_INDEX]
+        if not kept or kept[-1] != eos_id:
+            missing.append(i)
+    return missing

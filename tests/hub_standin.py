@@ -176,6 +176,9 @@ def build_tiny(family: str, target: Path) -> Path:
             vocab_size=tokenizer.vocab_size, d_model=32, d_kv=16, d_ff=64, num_layers=2, num_heads=2,
             decoder_start_token_id=tokenizer.pad_token_id, pad_token_id=tokenizer.pad_token_id,
             eos_token_id=tokenizer.sep_token_id))
+        # A pretrained t5 learned to stop; a random one never emits EOS and would generate to the length limit with
+        # every beam. Raising the EOS score after a few tokens stands in for what pretraining taught.
+        model.generation_config.exponential_decay_length_penalty = (4, 4.0)
     else:
         tokenizer = tf.BertTokenizerFast.from_pretrained(str(vocab))
         model = tf.BertModel(tf.BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,

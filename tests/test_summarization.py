@@ -102,3 +102,33 @@ def test_resolution_order_offline(monkeypatch):
 def test_t5_prefix_only_for_t5():
     assert summarization.Seq2SeqChoice("t5-small", "t5-small", "seq2seq", "Hub").prefix == "summarize: "
     assert summarization.Seq2SeqChoice("facebook/bart-base", "facebook/bart-base", "seq2seq", "Hub").prefix == ""
+
+
+def test_labels_missing_eos_finds_sliced_targets(tiny):
+    _, model, tokenizer = tiny
+    eos = summarization.eos_token_id(model)
+    assert eos == tokenizer.sep_token_id
+    long = "Rain closed schools in Leeds on Monday and roads were flooded across the county for days."
+    kept = tokenizer(text_target=[long, "Rain."], max_length=8, truncation=True)["input_ids"]
+    assert max(len(x) for x in kept) == 8
+    assert summarization.labels_missing_eos(kept, eos) == []  # the tokenizer truncates and keeps [SEP] last
+    sliced = [x[:8] for x in tokenizer(text_target=[long, "Rain."])["input_ids"]]
+    assert summarization.labels_missing_eos(sliced, eos) == [0]  # slicing cuts the end-of-sequence token off
+    padded = [kept[1] + [-100, -100], kept[0]]
+    assert summarization.labels_missing_eos(padded, eos) == []
+    assert summarization.labels_missing_eos([[], [-100]], eos) == [0, 1]
+
+
+def test_eos_token_id_reads_the_generation_config():
+    class Config:
+        eos_token_id = None
+
+    class Model:
+        config = Config()
+        generation_config = Config()
+
+    model = Model()
+    model.generation_config = type("G", (), {"eos_token_id": [1, 7]})()
+    assert summarization.eos_token_id(model) == 1
+    with pytest.raises(CourseError, match="end-of-sequence id: expected an eos_token_id"):
+        summarization.eos_token_id(Model())

@@ -99,3 +99,47 @@ def test_classification_scores_when_a_class_is_absent():
     probs = scipy.special.softmax(logits, axis=-1)
     assert scores["accuracy"] == 1.0
     assert scores["log_loss"] == pytest.approx(skm.log_loss([0, 2, 0], probs, labels=[0, 1, 2]), abs=1e-12)
+
+
+# What TrainingArguments accepts before transformers 5.2 (group_by_length), 5.2-5.22 (train_sampling_strategy,
+# gradient_checkpointing) and from 5.23 (activation_checkpointing; gradient_checkpointing a deprecated alias).
+BEFORE_5_2 = {"output_dir", "learning_rate", "gradient_checkpointing", "gradient_checkpointing_kwargs", "group_by_length"}
+BEFORE_5_23 = {"output_dir", "learning_rate", "gradient_checkpointing", "gradient_checkpointing_kwargs",
+               "train_sampling_strategy"}
+FROM_5_23 = BEFORE_5_23 | {"activation_checkpointing", "activation_checkpointing_kwargs"}
+
+
+def test_compatible_args_renames_for_older_transformers():
+    current = dict(output_dir="out", activation_checkpointing=True,
+                   activation_checkpointing_kwargs={"use_reentrant": False}, train_sampling_strategy="group_by_length")
+    assert training.compatible_args(BEFORE_5_2, **current) == {
+        "output_dir": "out", "gradient_checkpointing": True, "gradient_checkpointing_kwargs": {"use_reentrant": False},
+        "group_by_length": True}
+    assert training.compatible_args(BEFORE_5_23, **current) == {
+        "output_dir": "out", "gradient_checkpointing": True, "gradient_checkpointing_kwargs": {"use_reentrant": False},
+        "train_sampling_strategy": "group_by_length"}
+    assert training.compatible_args(FROM_5_23, **current) == current  # new names pass through, in order
+    assert list(training.compatible_args(FROM_5_23, **current)) == list(current)
+
+
+def test_compatible_args_random_sampling_is_the_old_default_and_other_strategies_are_explained():
+    assert training.compatible_args(BEFORE_5_2, train_sampling_strategy="random", learning_rate=0.1) == {
+        "learning_rate": 0.1}
+    with pytest.raises(training.CourseError, match=r"train_sampling_strategy='sequential'.*group_by_length"):
+        training.compatible_args(BEFORE_5_2, train_sampling_strategy="sequential")
+    # unknown names and names with nothing to rename to are left for TrainingArguments to judge
+    assert training.compatible_args({"output_dir"}, activation_checkpointing=True, warmup_ratio=0.1) == {
+        "activation_checkpointing": True, "warmup_ratio": 0.1}
+
+
+def test_compatible_args_fit_the_installed_transformers():
+    import transformers
+
+    names = training.argument_names()
+    assert {"output_dir", "learning_rate", "eval_strategy"} <= names
+    kwargs = training.compatible_args(activation_checkpointing=True, train_sampling_strategy="group_by_length")
+    assert set(kwargs) <= names and len(kwargs) == 2
+    args = transformers.TrainingArguments(output_dir="unused", report_to="none", **kwargs)
+    assert args.gradient_checkpointing is True  # every version keeps this attribute (alias or the real field)
+    grouped = getattr(args, "train_sampling_strategy", None) == "group_by_length" or getattr(args, "group_by_length")
+    assert grouped
