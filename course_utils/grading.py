@@ -35,6 +35,7 @@ RESULTS_PATTERN = re.compile(r"Wrote (?P<path>[^\n]*results\.json):\n")
 PROFILE_PATTERN = re.compile(r"^Profile: (\w+) \(", re.M)
 NOTEBOOK_NAME = re.compile(r"\d\d_\w+")  # course notebooks are NN_topic
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/svg+xml")
+HUB_ID = re.compile(r"[\w.-]+/[\w.-]+")  # a dataset's Hub id, as results.json names it ("unimelb-nlp/wikiann (en)")
 
 POINT_CHECKS = ("all_executed", "in_order", "no_errors", "exercises_done", "results_shown", "evaluation_shown",
                 "plots")
@@ -45,7 +46,8 @@ DEFAULT_RUBRIC: dict[str, Any] = {
     "metrics_line": "auto",
     "points": {"all_executed": 1, "in_order": 1, "no_errors": 1, "exercises_done": 3, "results_shown": 2,
                "evaluation_shown": 1, "plots": 1},
-    # [{"metric", "min" and/or "max" (numbers) and/or "above" (another metric it must beat), "profiles", "points"}]
+    # [{"metric", "min" and/or "max" (numbers) and/or "above" (another metric it must beat), "profiles", "points",
+    #   optional "datasets": Hub ids the bar is for, when a notebook's data differs online and offline}]
     "thresholds": [],
     "integrity_zeroes_score": True,  # a failed integrity check sets the score to 0 until an instructor reviews it
 }
@@ -97,11 +99,13 @@ def rubric_problems(rubric: dict[str, Any], where: str) -> list[str]:
                 or not all(isinstance(b, (int, float)) for b in bounds)
                 or not isinstance(item.get("above", ""), str)
                 or not set(item.get("profiles", PROFILES)) <= set(PROFILES)
-                or not isinstance(item.get("points", 1), (int, float))):
+                or not isinstance(item.get("points", 1), (int, float))
+                or not (isinstance(item.get("datasets", []), list)
+                        and all(isinstance(d, str) and HUB_ID.fullmatch(d) for d in item.get("datasets", [])))):
             found.append(problem(f"{where}: thresholds[{i}]",
                                  f'{{"metric": name, "min" and/or "max": number (or "above": another metric), '
-                                 f'"profiles": subset of {list(PROFILES)}, "points": number}}', json.dumps(item),
-                                 "fix that entry"))
+                                 f'"profiles": subset of {list(PROFILES)}, "points": number, optional "datasets": '
+                                 f'[Hub ids such as "owner/name"]}}', json.dumps(item), "fix that entry"))
     return found
 
 
@@ -356,7 +360,9 @@ def check_plots(nb: dict[str, Any], rubric: dict[str, Any]) -> Check:
 def _threshold(name: str, items: list[dict[str, Any]], results: dict[str, Any] | None, profile: str) -> Check:
     bounds = [f"{'≥' if k == 'min' else '≤'} {i[k]}" for i in items for k in ("min", "max") if k in i]
     bounds += [f"> {i['above']}" for i in items if "above" in i]
-    label, points = f"{name} {' and '.join(bounds)} ({profile} profile)", sum(i.get("points", 1) for i in items)
+    data = sorted({d for i in items for d in i.get("datasets", [])})
+    label = f"{name} {' and '.join(bounds)} ({profile} profile{', ' + ', '.join(data) if data else ''})"
+    points = sum(i.get("points", 1) for i in items)
     metrics = (results or {}).get("metrics", {})
     value = metrics.get(name)
     if not isinstance(value, (int, float)):
@@ -369,13 +375,27 @@ def _threshold(name: str, items: list[dict[str, Any]], results: dict[str, Any] |
     return Check(f"metric:{name}", label, ok, ", ".join(shown), points)
 
 
+def _for_dataset(item: dict[str, Any], results: dict[str, Any] | None) -> bool:
+    """True when a threshold applies to the data the run used: it names no ``datasets``, or one the results name.
+
+    Without results the data is unknown, so every bar applies (and fails: nothing was shown).
+    """
+    if "datasets" not in item or results is None:
+        return True
+    return bool(set(item["datasets"]) & set(HUB_ID.findall(str(results.get("dataset", "")))))
+
+
 def check_thresholds(results: dict[str, Any] | None, profile: str | None, rubric: dict[str, Any]) -> list[Check]:
-    """One check per metric the rubric names: its bar in this profile, or n/a when the profile has none."""
+    """One check per metric the rubric names: its bar in this profile (and for this run's dataset, where the
+    rubric names datasets), or n/a when there is none."""
     checks = []
     for name in dict.fromkeys(item["metric"] for item in rubric["thresholds"]):
-        items = [i for i in rubric["thresholds"] if i["metric"] == name and profile in i.get("profiles", PROFILES)]
+        items = [i for i in rubric["thresholds"] if i["metric"] == name and profile in i.get("profiles", PROFILES)
+                 and _for_dataset(i, results)]
+        by_data = any("datasets" in i for i in rubric["thresholds"] if i["metric"] == name)
         checks.append(_threshold(name, items, results, profile) if items else
-                      Check(f"metric:{name}", f"{name} meets its bar", None, f"no bar in the {profile} profile"))
+                      Check(f"metric:{name}", f"{name} meets its bar", None,
+                            f"no bar in the {profile} profile" + (" for this run's dataset" if by_data else "")))
     return checks
 
 

