@@ -7,6 +7,7 @@ logits by one temperature T > 1, fitted on held-out data, usually fixes most of 
 
 from __future__ import annotations
 
+import numbers
 from typing import Any, Sequence
 
 import numpy as np
@@ -14,8 +15,14 @@ import numpy as np
 from .errors import CourseError, problem
 
 
-def _check(probs: Any, labels: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
-    p, y = np.asarray(probs, dtype=float), np.asarray(labels)
+def _check(probs: Any, labels: Sequence[int], n_bins: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        p, y = np.asarray(probs, dtype=float), np.asarray(labels)
+    except (TypeError, ValueError) as err:  # text, or rows of different lengths
+        raise CourseError(problem("Calibration inputs", "a (examples, classes) array of numbers",
+                                  f"{type(err).__name__}: {err}"[:120],
+                                  "pass softmax(logits) as an array: cu.training.softmax(predictions.predictions)"
+                                  )) from None
     if p.ndim != 2 or len(p) != len(y) or len(y) == 0:
         raise CourseError(problem(
             "Calibration inputs", "probabilities of shape (examples, classes) and one label per example",
@@ -24,8 +31,16 @@ def _check(probs: Any, labels: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
     if (p < 0).any() or not np.allclose(p.sum(axis=1), 1.0, atol=1e-3):
         raise CourseError(problem(
             "Calibration inputs", "probability rows (non-negative, each summing to 1)",
-            f"rows summing to {p.sum(axis=1).min():.3g}..{p.sum(axis=1).max():.3g}",
+            f"rows summing to {p.sum(axis=1).min():.3g}..{p.sum(axis=1).max():.3g}, smallest value {p.min():.3g}",
             "apply a softmax to the logits first: cu.training.softmax(logits)"))
+    if y.dtype.kind not in "iu" or y.min() < 0 or y.max() >= p.shape[1]:
+        raise CourseError(problem(
+            "Calibration labels", f"class ids 0..{p.shape[1] - 1} (one per probability column)",
+            f"{sorted({v for v in y.tolist() if not isinstance(v, int) or not 0 <= v < p.shape[1]}, key=str)[:5]}",
+            "pass the integer labels of the same examples (label2id to turn names into ids)"))
+    if not isinstance(n_bins, numbers.Integral) or isinstance(n_bins, bool) or n_bins < 1:
+        raise CourseError(problem("n_bins", "a whole number of confidence bins, at least 1", repr(n_bins),
+                                  "pass n_bins=10 (the usual choice)"))
     return p, y
 
 
@@ -35,7 +50,7 @@ def reliability_table(probs: Any, labels: Sequence[int], n_bins: int = 10) -> li
     Confidence is the probability of the predicted class; a bin holds confidences in (low, high], the first
     bin also 0.
     """
-    p, y = _check(probs, labels)
+    p, y = _check(probs, labels, n_bins)
     confidence, correct = p.max(axis=1), (p.argmax(axis=1) == y).astype(float)
     edges = np.linspace(0.0, 1.0, n_bins + 1)
     bins = np.clip(np.searchsorted(edges, confidence, side="left") - 1, 0, n_bins - 1)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.resources
 import json
+import numbers
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,21 +114,69 @@ def data_dir() -> Path | None:
 
 
 def load_local(folder: Path) -> datasets.DatasetDict:
-    """Read ``<split>.jsonl`` files and ``features.json`` into a DatasetDict with the Hub's features."""
-    features_file = folder / "features.json"
-    if not features_file.exists():
-        raise CourseError(problem(
-            f"Local dataset folder {folder}", "<split>.jsonl files and a features.json", "no features.json",
-            "point COURSE_DATA_DIR at a folder laid out like shared/data (one folder per dataset)",
-        ))
-    features = datasets.Features.from_dict(json.loads(features_file.read_text()))
+    """Read ``<split>.jsonl`` files and ``features.json`` into a DatasetDict with the Hub's features.
+
+    A folder that is not laid out that way (no or unreadable features.json, a line that is not JSON, a row whose
+    columns differ from features.json) gives a CourseError that names the file and the line.
+    """
+    features = _read_features(folder)
     files = {p.stem: str(p) for p in sorted(folder.glob("*.jsonl"))}
     if not files:
         raise CourseError(problem(
             f"Local dataset folder {folder}", "one <split>.jsonl file per split next to features.json",
             "no .jsonl file", "copy the split files (train.jsonl, test.jsonl, ...) into that folder",
         ))
-    return datasets.load_dataset("json", data_files=files, features=features)
+    try:
+        return datasets.load_dataset("json", data_files=files, features=features)
+    except datasets.exceptions.DatasetGenerationError as err:
+        # datasets only says "An error occurred while generating the dataset": find the line at fault ourselves
+        raise CourseError(_first_bad_line(files.values(), features) or problem(
+            f"Local dataset folder {folder}", "<split>.jsonl files that match features.json",
+            f"{type(err.__cause__ or err).__name__}: {str(err.__cause__ or err)[:200]}",
+            "copy the folder again from the course's data (shared/data)",
+        )) from None
+
+
+def _read_features(folder: Path) -> datasets.Features:
+    """The features.json of a local dataset folder, or a CourseError saying what is wrong with it."""
+    features_file = folder / "features.json"
+    if not features_file.exists():
+        raise CourseError(problem(
+            f"Local dataset folder {folder}", "<split>.jsonl files and a features.json", "no features.json",
+            "point COURSE_DATA_DIR at a folder laid out like shared/data (one folder per dataset)",
+        ))
+    fix = ("copy features.json again from the course's data (shared/data), or write it from a loaded split: "
+           "json.dump(ds.features.to_dict(), open('features.json', 'w'))")
+    try:
+        return datasets.Features.from_dict(json.loads(features_file.read_text()))
+    except json.JSONDecodeError as err:
+        raise CourseError(problem(f"{features_file}", "JSON (the dataset's columns and label names)",
+                                  f"text that is not JSON (line {err.lineno}, column {err.colno}: {err.msg})",
+                                  fix)) from None
+    except (TypeError, ValueError, KeyError, AttributeError) as err:  # JSON, but not a description of features
+        raise CourseError(problem(f"{features_file}", "a column name -> feature object, as ds.features.to_dict() "
+                                  "writes it", f"{type(err).__name__}: {str(err)[:150]}", fix)) from None
+
+
+def _first_bad_line(paths, features: datasets.Features) -> str | None:
+    """The first line of the JSONL files that is not a JSON object with exactly the columns of ``features``."""
+    for path in paths:
+        with open(path, encoding="utf-8", errors="replace") as lines:
+            for number, line in enumerate(lines, start=1):
+                if not line.strip():
+                    continue
+                where = f"Line {number} of {path}"
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as err:
+                    return problem(where, "one JSON object per line (JSON Lines)",
+                                   f"{line.strip()[:80]!r} ({err.msg})",
+                                   "repair or delete that line; a file cut off mid-way is best copied again")
+                if not isinstance(row, dict) or set(row) != set(features):
+                    found = f"columns {sorted(row)}" if isinstance(row, dict) else f"a {type(row).__name__}"
+                    return problem(where, f"a JSON object with the columns of features.json {sorted(features)}",
+                                   found, "give every line the same columns as features.json (rename or add them)")
+    return None
 
 
 def load_dataset(name: str, profile: Profile) -> tuple[datasets.DatasetDict, str]:
@@ -152,10 +201,15 @@ def load_dataset(name: str, profile: Profile) -> tuple[datasets.DatasetDict, str
     else:
         local = data_dir()
         if local is None or not (local / spec.folder).is_dir():
+            if local is None:
+                missing = "COURSE_DATA_DIR is not set"
+            elif not local.is_dir():
+                missing = f"COURSE_DATA_DIR={str(local)!r}, a folder that does not exist"
+            else:
+                missing = f"no folder {local / spec.folder}"
             raise CourseError(problem(
                 f"Dataset {spec.hub_id}", "the Hugging Face Hub or a local copy",
-                f"no Hub ({hub.offline_reason()}) and "
-                + ("COURSE_DATA_DIR is not set" if local is None else f"no folder {local / spec.folder}"),
+                f"no Hub ({hub.offline_reason()}) and {missing}",
                 "connect to the internet, or set COURSE_DATA_DIR to a folder laid out like shared/data, "
                 "or run the tiny profile (profile='tiny'), which needs neither",
             ))
@@ -210,8 +264,15 @@ def _bbc_ids(row: dict, index: int) -> dict:
 def check_classification(ds: datasets.Dataset, text_column: str = "text", label_column: str = "label") -> None:
     """Check a classification split before training; raise one CourseError that lists every problem.
 
-    Catches a missing text or label column, labels outside the label set and empty texts.
+    Catches a missing text or label column, labels outside the label set, text labels where class ids belong and
+    empty texts.
     """
+    if not isinstance(ds, datasets.Dataset):
+        raise CourseError(problem(
+            "check_classification", "one split (a datasets.Dataset)", type(ds).__name__,
+            "check each split: for name, split in dsd.items(): check_classification(split)"
+            if isinstance(ds, datasets.DatasetDict) else "build a Dataset first: datasets.Dataset.from_pandas(df)",
+        ))
     problems = []
     for column in (text_column, label_column):
         if column not in ds.column_names:
@@ -243,6 +304,12 @@ def _label_problems(ds: datasets.Dataset, label_column: str) -> list[str]:
             f"drop those rows: ds.filter(lambda ex: ex[{label_column!r}] is not None)",
         ))
     feature = ds.features[label_column]
+    texts = sorted({y for y in labels if isinstance(y, str)})
+    if texts:
+        problems.append(problem(
+            f"Labels in {label_column!r}", "integer class ids (0, 1, ...)", f"label names such as {texts[:3]}",
+            f"turn them into ids: ds = ds.class_encode_column({label_column!r})",
+        ))
     n_labels = getattr(feature, "num_classes", None)
     if n_labels is not None:
         bad = sorted({y for y in labels if y is not None and not 0 <= y < n_labels})
@@ -262,6 +329,13 @@ def balanced_sample(ds: datasets.Dataset, n: int | None, label_column: str = "la
     if label_column not in ds.column_names:
         raise CourseError(problem(f"Column {label_column!r}", f"a column named {label_column!r}",
                                   f"columns {ds.column_names}", "pass label_column='<your label column>'"))
+    if n is not None and (not isinstance(n, numbers.Integral) or isinstance(n, bool) or n < 1):
+        raise CourseError(problem("Balanced sample size n", "None (all rows) or a whole number >= 1",
+                                  f"{type(n).__name__} {n!r}", "pass a whole number without quotes, e.g. n=500 "
+                                  "(a papermill parameter given as text needs int(...))"))
+    if len(ds) == 0:
+        raise CourseError(problem("Balanced sample", "a dataset with rows to sample from", "0 rows",
+                                  "check the step before: a filter or select that kept nothing, or an empty split"))
     ds = ds.shuffle(seed=seed)
     if n is None or n >= len(ds):
         return ds

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import gc
 import math
+import numbers
 import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Sequence
@@ -110,6 +111,10 @@ def diagnose(log_history: Sequence[dict], *, metric: str = "eval_accuracy", n_cl
     ``spike_factor=2.0`` "a training loss more than twice its starting value".
     """
     _check_history(log_history)
+    if train_size is not None and (not isinstance(train_size, numbers.Integral) or isinstance(train_size, bool)):
+        raise CourseError(problem("diagnose train_size", "None or the number of training examples",
+                                  f"{type(train_size).__name__} {train_size!r}",
+                                  "pass a number without quotes, e.g. train_size=len(train_ds)"))
     train, evals = _series(log_history, "loss"), _series(log_history, "eval_loss")
     ev = _evidence(train, evals, _series(log_history, metric), _series(log_history, "grad_norm"))
     if n_classes:
@@ -282,6 +287,12 @@ def train_with_oom_retry(build: Callable[[int, int], Any], batch_size: int, accu
     ``build(batch_size, accumulation)`` returns a fresh Trainer; its ``train()`` output is returned with the batch
     size and accumulation that fitted. Gives up below ``min_batch_size``, re-raising the error.
     """
+    given = dict(batch_size=batch_size, accumulation=accumulation, min_batch_size=min_batch_size)
+    not_whole = {k: v for k, v in given.items() if not isinstance(v, numbers.Integral) or isinstance(v, bool)}
+    if not_whole:
+        found = ", ".join(f"{k}={v!r}" for k, v in not_whole.items())
+        raise CourseError(problem("Batch settings", "whole numbers", found,
+                                  "pass numbers without quotes, e.g. batch_size=32"))
     if batch_size < min_batch_size or accumulation < 1:
         raise CourseError(problem("Batch settings", f"batch_size >= min_batch_size ({min_batch_size}) and "
                                   "accumulation >= 1", f"batch_size={batch_size}, accumulation={accumulation}",

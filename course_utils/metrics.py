@@ -298,6 +298,11 @@ LOCAL: dict[str, Callable[..., dict]] = {
 NOT_ON_HUB = {"log_loss"}  # no evaluate module: always local
 
 
+NUMERIC = {"accuracy", "precision", "recall", "f1", "mse", "mae", "pearsonr", "spearmanr", "matthews_correlation",
+           "roc_auc", "log_loss"}  # metrics whose inputs are numbers (class ids, scores), as evaluate's features say
+MIN_EXAMPLES = {"pearsonr": 2, "spearmanr": 2}  # a correlation needs two points
+
+
 def _check_inputs(name: str, predictions: Sequence, references: Sequence, given_as: str = "predictions") -> None:
     for what, value in ((given_as, predictions), ("references", references)):
         if value is None or not hasattr(value, "__len__"):
@@ -311,6 +316,81 @@ def _check_inputs(name: str, predictions: Sequence, references: Sequence, given_
     if len(references) == 0:
         raise CourseError(problem(f"{name} inputs", "at least one example", "empty lists",
                                   "check that the evaluation split is not empty"))
+    if len(references) < MIN_EXAMPLES.get(name, 1):
+        raise CourseError(problem(f"{name} inputs", f"at least {MIN_EXAMPLES[name]} examples (a correlation needs "
+                                  "two points)", f"{len(references)} example", "score more examples at once"))
+    if name in NUMERIC:
+        for what, value in ((given_as, predictions), ("references", references)):
+            _check_numbers(name, what, value)
+    elif name == "seqeval":
+        _check_tag_names(predictions, references)
+    elif name.startswith("squad"):
+        _check_squad_rows(predictions, references)
+    elif name == "rouge":
+        _check_texts(predictions, references)
+
+
+def _check_numbers(name: str, what: str, values: Any) -> None:
+    """Class ids and scores must be numbers: "1" or "pos" is a label name, not a class id."""
+    try:
+        array = np.asarray(values)
+    except ValueError:  # ragged rows: let the metric itself judge the shape
+        return
+    if array.dtype.kind in "biuf":
+        return
+    bad = [v for v in array.ravel().tolist() if isinstance(v, (str, bytes)) or not isinstance(v, (int, float))]
+    if bad:
+        raise CourseError(problem(
+            f"{name} {what}", "numbers (class ids such as 0 and 1, or scores)",
+            f"{len(bad)} value(s) that are not numbers, e.g. {bad[:3]}",
+            "convert label names to ids with label2id (e.g. [label2id[y] for y in names]), or text to numbers "
+            "with int(...) / float(...)"))
+
+
+def _check_tag_names(predictions: Sequence, references: Sequence) -> None:
+    """seqeval scores tag names ("B-PER"), one list per sentence; ids must be turned into names first."""
+    for what, sentences in (("predictions", predictions), ("references", references)):
+        for i, tags in enumerate(sentences):
+            if isinstance(tags, str) or not all(isinstance(t, str) for t in tags):
+                raise CourseError(problem(
+                    f"seqeval {what}, sentence {i}", "a list of tag names such as ['B-PER', 'I-PER', 'O']",
+                    repr(tags)[:80], "turn ids into names first: [label_names[i] for i in ids], one list per "
+                    "sentence"))
+
+
+def _check_squad_rows(predictions: Sequence, references: Sequence) -> None:
+    """squad/squad_v2 take dicts: predictions with id and prediction_text, references with id and answers."""
+    for what, rows, keys in (("predictions", predictions, ("id", "prediction_text")),
+                             ("references", references, ("id", "answers"))):
+        for i, row in enumerate(rows):
+            if not isinstance(row, dict) or any(k not in row for k in keys):
+                raise CourseError(problem(
+                    f"squad {what}[{i}]", f"a dict with the keys {list(keys)}",
+                    f"keys {sorted(row)}" if isinstance(row, dict) else f"{type(row).__name__} {row!r}"[:80],
+                    "build them with cu.qa.postprocess_predictions(...) and cu.qa.references(examples)"))
+
+
+def _check_texts(predictions: Sequence, references: Sequence) -> None:
+    """rouge compares texts: one string per prediction, a string (or a list of strings) per reference."""
+    for what, rows in (("predictions", predictions), ("references", references)):
+        for i, row in enumerate(rows):
+            texts = row if what == "references" and isinstance(row, list) else [row]
+            if not all(isinstance(t, str) for t in texts):
+                raise CourseError(problem(
+                    f"rouge {what}[{i}]", "a text (str)", f"{type(row).__name__} {row!r}"[:80],
+                    "decode token ids to text first: tokenizer.batch_decode(ids, skip_special_tokens=True)"))
+
+
+def _check_average(name: str, predictions: Sequence, references: Sequence, kwargs: dict) -> None:
+    """precision/recall/f1 default to average='binary', which only fits two classes."""
+    if name not in {"precision", "recall", "f1"} or kwargs.get("average", "binary") != "binary":
+        return
+    classes = sorted({*np.asarray(predictions).ravel().tolist(), *np.asarray(references).ravel().tolist()})
+    if len(classes) > 2:
+        raise CourseError(problem(
+            f"{name} average", "average='macro', 'micro' or 'weighted' for more than two classes",
+            f"average='binary' (the default) with {len(classes)} classes {classes[:6]}",
+            "pass average='macro' (each class counts the same): compute(..., average='macro')"))
 
 
 @dataclass
@@ -321,11 +401,17 @@ class Metric:
     source: str
     _compute: Callable[..., dict]
 
-    def compute(self, *, predictions: Sequence | None = None, references: Sequence, **kwargs: Any) -> dict:
+    def compute(self, *args: Any, predictions: Sequence | None = None, references: Sequence | None = None,
+                **kwargs: Any) -> dict:
         """Score ``predictions`` against ``references``; extra keyword arguments are the evaluate module's."""
+        if args:  # evaluate's compute takes keywords only; say so instead of a TypeError
+            raise CourseError(problem(
+                f"{self.name}.compute arguments", "keyword arguments predictions=... and references=...",
+                f"{len(args)} positional argument(s)", "write metric.compute(predictions=preds, references=labels)"))
         scores = kwargs.pop("prediction_scores", None) if self.name == "roc_auc" else None
         given = scores if scores is not None else predictions
         _check_inputs(self.name, given, references, "prediction_scores" if self.name == "roc_auc" else "predictions")
+        _check_average(self.name, given, references, kwargs)
         if self.name == "roc_auc":
             return self._compute(references=references, prediction_scores=given, **kwargs)
         return self._compute(predictions=predictions, references=references, **kwargs)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -9,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import hub
-from .errors import CourseError, problem
+from .errors import CourseError, problem, raise_if_any
 from .profiles import TINY_MODEL, Profile
 
 TOKENIZER_ID = "bert-base-uncased"  # the WordPiece vocabulary every course model shares
@@ -122,13 +123,69 @@ def tiny_bert_path(seed: int = 0) -> Path:
     return target
 
 
+# What save_pretrained writes as weights: one file, or an index of shards for large models
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
+                "pytorch_model.bin.index.json")
+
+
+def _looks_like_path(model_id: str) -> bool:
+    """True for what can only be a folder: a Hub id is "name" or "owner/name", never "./x", "/x", "~/x" or "a/b/c"."""
+    return model_id.startswith((".", "/", "~")) or "\\" in model_id or model_id.strip("/").count("/") > 1
+
+
+def check_model_folder(folder: str | Path) -> Path:
+    """Check that ``folder`` holds a model ``from_pretrained`` can load (a JSON config.json and weights); return it.
+
+    Catches what otherwise ends in a long traceback deep inside transformers: a mistyped path, a save that was
+    interrupted (a config.json that is not JSON), a folder holding only the tokenizer or a checkpoint copied
+    half-way. Every problem is reported at once.
+    """
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        raise CourseError(problem(f"Model folder {folder}", "a folder written by model.save_pretrained(folder)",
+                                  "a file" if folder.exists() else "no such folder",
+                                  "check the path, or run the cell that saves the model first"))
+    files = sorted(p.name for p in folder.iterdir())
+    problems = []
+    config = folder / "config.json"
+    if not config.is_file():
+        problems.append(problem(f"Model folder {folder}", "a config.json", f"the files {files[:8]}",
+                                "save the model with model.save_pretrained(folder) (or trainer.save_model(folder))"))
+    else:
+        try:
+            parsed = json.loads(config.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            parsed = None
+            problems.append(problem(f"{config}", "the model's configuration as JSON", f"text that is not JSON ({err})",
+                                    "the save was interrupted: save the model again, or use an earlier checkpoint-* "
+                                    "folder"))
+        if parsed is not None and (not isinstance(parsed, dict) or "model_type" not in parsed):
+            problems.append(problem(f"{config}", "a model configuration with a 'model_type' key",
+                                    f"keys {sorted(parsed)[:8]}" if isinstance(parsed, dict) else repr(parsed)[:60],
+                                    "point at the model's folder, not at another JSON file's; save it again with "
+                                    "model.save_pretrained(folder)"))
+    weights = [name for name in WEIGHT_FILES if (folder / name).is_file()]
+    if not weights:
+        problems.append(problem(f"Model folder {folder}", f"weights ({' or '.join(WEIGHT_FILES[::2])})",
+                                f"the files {files[:8]}", "save the model itself, not only the tokenizer: "
+                                "model.save_pretrained(folder) or trainer.save_model(folder)"))
+    elif all((folder / name).stat().st_size == 0 for name in weights):
+        problems.append(problem(f"Model folder {folder}", "weights with content", f"empty {weights}",
+                                "the copy or the save stopped early: save the model again"))
+    raise_if_any(problems)
+    return folder
+
+
 def resolve_model(model_id: str, profile: Profile | None = None) -> ModelChoice:
     """Decide what ``from_pretrained`` should load for ``model_id`` and print one line saying so.
 
-    Order: the tiny random BERT in the tiny profile; the Hub when it answers; the local HF cache; the
-    offline copy of all-MiniLM-L6-v2 (a real pretrained BERT with the same vocabulary).
+    Order: a local folder (a model you saved) when ``model_id`` is one, checked with :func:`check_model_folder`;
+    the tiny random BERT in the tiny profile; the Hub when it answers; the local HF cache; the offline copy of
+    all-MiniLM-L6-v2 (a real pretrained BERT with the same vocabulary).
     """
-    if model_id == TINY_MODEL or (profile is not None and profile.name == "tiny"):
+    if Path(model_id).expanduser().is_dir() or _looks_like_path(model_id):
+        choice = ModelChoice(str(check_model_folder(model_id)), model_id, "local folder (a saved model)")
+    elif model_id == TINY_MODEL or (profile is not None and profile.name == "tiny"):
         instead = "" if model_id == TINY_MODEL else f" instead of {model_id}"
         choice = ModelChoice(str(tiny_bert_path()), model_id,
                              "tiny random BERT (2 layers, 32 hidden, seed 0) with the real bert-base-uncased "

@@ -25,6 +25,12 @@ def label_maps(label_names: Sequence[str]) -> tuple[dict[int, str], dict[str, in
     >>> label_maps(["O", "B-PER", "I-PER"])[0]
     {0: 'O', 1: 'B-PER', 2: 'I-PER'}
     """
+    repeated = [] if isinstance(label_names, str) else sorted({n for n in label_names
+                                                               if list(label_names).count(n) > 1})
+    if isinstance(label_names, str) or repeated:
+        found = f"the text {label_names!r}" if isinstance(label_names, str) else f"{repeated} more than once"
+        raise CourseError(problem("Label names", "a list of distinct tag names, in the dataset's order", found,
+                                  "use the dataset's own list: ds.features['ner_tags'].feature.names"))
     return dict(enumerate(label_names)), {name: i for i, name in enumerate(label_names)}
 
 
@@ -39,6 +45,11 @@ def continuation_ids(label_names: Sequence[str]) -> list[int]:
 
 
 def _check_tag_ids(tags: Sequence[int], n_labels: int | None, where: str) -> None:
+    names = [t for t in tags if not isinstance(t, (int, np.integer)) or isinstance(t, bool)]
+    if names:
+        raise CourseError(problem(
+            f"Tags in {where}", "tag ids (integers, e.g. ds.features['ner_tags'])", f"{names[:3]}",
+            "map tag names to ids first: [label2id[tag] for tag in tags] (label2id from cu.ner.label_maps)"))
     if n_labels is None:
         return
     bad = sorted({int(t) for t in tags if not 0 <= int(t) < n_labels})
@@ -276,6 +287,9 @@ def split_words(text: str) -> list[str]:
     >>> split_words("Acme Ltd. (the Supplier), of Leeds, paid 1,500.00 on 3/4/2024.")
     ['Acme', 'Ltd.', '(', 'the', 'Supplier', ')', ',', 'of', 'Leeds', ',', 'paid', '1,500.00', 'on', '3/4/2024', '.']
     """
+    if not isinstance(text, str):
+        raise CourseError(problem("split_words", "one text (str)", type(text).__name__,
+                                  "split each text on its own: [split_words(t) for t in texts]"))
     return WORD_PATTERN.findall(text)
 
 

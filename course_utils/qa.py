@@ -46,6 +46,31 @@ def _check_examples(examples: Any, tokenizer: Any, need_answers: bool) -> None:
     raise_if_any(problems)
 
 
+def _check_answers(examples: Any) -> None:
+    """Every answer must sit in its context where ``answer_start`` says, or training labels point at nothing."""
+    problems = []
+    ids = examples["id"] if "id" in _columns(examples) else range(len(examples["answers"]))
+    for qid, context, answers in zip(ids, examples["context"], examples["answers"]):
+        given = answers if isinstance(answers, dict) else {}
+        texts, starts = given.get("text"), given.get("answer_start")
+        if not isinstance(texts, (list, tuple)) or not isinstance(starts, (list, tuple)) or len(texts) != len(starts):
+            problems.append(problem(
+                f"Answers of example {qid!r}", "{'text': [answer, ...], 'answer_start': [character, ...]} "
+                "(two lists of the same length, SQuAD layout)", repr(answers)[:100],
+                "wrap single answers in lists: {'text': [text], 'answer_start': [start]}"))
+            continue
+        for text, start in zip(texts, starts):
+            inside = isinstance(start, (int, np.integer)) and 0 <= start <= len(context) - len(text)
+            if not inside or context[start:start + len(text)] != text:
+                found = (f"{context[start:start + len(text)]!r} at character {start}" if inside
+                         else f"answer_start={start!r} outside the context's {len(context)} characters")
+                problems.append(problem(
+                    f"Answer {text!r} of example {qid!r}", "the answer text at answer_start in its context",
+                    found, "recompute it from the context: answer_start = context.find(answer_text) (-1 means "
+                    "the answer is not in the context at all)"))
+    raise_if_any(problems[:5])  # the first five show the pattern; thousands of lines would hide it
+
+
 def _check_window(examples: Any, tokenizer: Any, max_length: int, stride: int) -> None:
     """The context part of a window must be longer than the overlap, or the tokenizer cannot slide."""
     longest_question = max((len(ids) for ids in tokenizer(list(examples["question"]), add_special_tokens=False)
@@ -77,6 +102,11 @@ def answer_token_span(offsets: Sequence[tuple[int, int]], sequence_ids: Sequence
     (4, 5)
     """
     context = [i for i, s in enumerate(sequence_ids) if s == 1]
+    if not context:
+        raise CourseError(problem(
+            "answer_token_span", "the sequence ids of a question+context window (1 marks context tokens)",
+            f"no token with sequence id 1 in {list(sequence_ids)[:12]}",
+            "tokenize question and context as a pair, tokenizer(question, context), and pass enc.sequence_ids(i)"))
     first, last = context[0], context[-1]
     if offsets[first][0] > start_char or offsets[last][1] < end_char:
         return CLS_INDEX, CLS_INDEX
@@ -101,6 +131,7 @@ def prepare_train_features(examples: Any, tokenizer: Any, max_length: int = 384,
     so ``default_data_collator`` works.
     """
     _check_examples(examples, tokenizer, need_answers=True)
+    _check_answers(examples)
     _check_window(examples, tokenizer, max_length, stride)
     enc = _encode(examples, tokenizer, max_length, stride, padding)
     sample_map = enc.pop("overflow_to_sample_mapping")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import math
+import os
 import platform
 import time
 from importlib import metadata
@@ -37,6 +40,34 @@ def _number(name: str, value: Any) -> float | None:
     return None if math.isnan(value) or math.isinf(value) else float(value)  # JSON has no NaN
 
 
+def _disk_fix(err: OSError) -> str:
+    if err.errno == errno.ENOSPC:
+        return ("free some disk space (old checkpoint-* folders under outputs/ are the usual culprits: delete them, "
+                "or set save_total_limit=1), then re-run this cell")
+    if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return "choose a folder you may write to, e.g. output_dir = 'outputs/<notebook>' under your home folder"
+    return "check that output_dir is a folder path (not a file) you may write to, then re-run this cell"
+
+
+def write_atomically(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename, so ``path`` is never half-written.
+
+    A full disk or a folder that cannot be written becomes a CourseError; the earlier file, if any, stays whole
+    and no temporary file is left behind.
+    """
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.partial")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary.write_text(text)
+        os.replace(temporary, path)  # atomic on one file system: readers see the old file or the new one
+    except OSError as err:
+        with contextlib.suppress(OSError):  # nothing to remove when the folder itself could not be made
+            temporary.unlink(missing_ok=True)
+        raise CourseError(problem(f"Writing {path}", "a folder with room to write the file",
+                                  f"{type(err).__name__}: {err.strerror or err}", _disk_fix(err))) from None
+
+
 def write_results(output_dir: str | Path, *, notebook: str, profile: str, model: str, model_source: str,
                   dataset: str, dataset_source: str, metrics: dict[str, Any], started: float,
                   extra: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -54,9 +85,8 @@ def write_results(output_dir: str | Path, *, notebook: str, profile: str, model:
     if extra:
         results["extra"] = extra
     out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
     text = json.dumps(results, indent=2, default=str)
-    (out / "results.json").write_text(text + "\n")
+    write_atomically(out / "results.json", text + "\n")
     print(f"Wrote {out / 'results.json'}:")
     print(text)
     return results
@@ -67,7 +97,16 @@ def read_results(path: str | Path) -> dict[str, Any]:
     if not Path(path).is_file():
         raise CourseError(problem(f"{path}", "a results.json file", "no such file",
                                   "run the notebook to the end first: its last cell writes results.json"))
-    results = json.loads(Path(path).read_text())
+    try:
+        results = json.loads(Path(path).read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise CourseError(problem(f"{path}", "a results.json written by write_results (JSON)",
+                                  f"text that is not JSON ({err})"[:200],
+                                  "re-run the notebook's last cell, which writes it again")) from None
+    if not isinstance(results, dict):
+        raise CourseError(problem(f"{path}", "a JSON object with the keys of a results.json",
+                                  f"a JSON {type(results).__name__}",
+                                  "write it with course_utils.results.write_results"))
     missing = [k for k in REQUIRED_KEYS if k not in results]
     if missing:
         raise CourseError(problem(f"{path}", f"the keys {list(REQUIRED_KEYS)}", f"{missing} missing",

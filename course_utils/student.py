@@ -211,25 +211,45 @@ def student_version(nb: dict[str, Any], name: str = "notebook") -> tuple[dict[st
     return student, exercises
 
 
-def write_student_versions(paths: list[Path], out_dir: Path) -> dict[Path, list[str]]:
-    """Write the student version of every notebook in ``paths`` into ``out_dir``; return path -> exercises."""
+def _read_notebook(path: Path) -> tuple[Any, str | None]:
+    """The notebook at ``path``, or ``(None, problem)`` when it is missing or not a notebook."""
     import nbformat  # only here: importing this module stays free
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written: dict[Path, list[str]] = {}
+    try:
+        return nbformat.read(path, as_version=4), None
+    except FileNotFoundError:
+        return None, problem(f"Notebook {path}", "an existing .ipynb file", "no such file",
+                             "check the path, e.g. notebooks/03_text_classification.ipynb")
+    except (OSError, ValueError, KeyError, TypeError) as err:  # nbformat's NotJSONError is a ValueError
+        return None, problem(f"Notebook {path}", "a Jupyter notebook (.ipynb, JSON)",
+                             f"{type(err).__name__}: {str(err)[:100]}",
+                             "restore it (git checkout -- <file>) or open and save it again in Jupyter")
+
+
+def write_student_versions(paths: list[Path], out_dir: Path) -> dict[Path, list[str]]:
+    """Write the student version of every notebook in ``paths`` into ``out_dir``; return path -> exercises.
+
+    Every notebook is read and stubbed before anything is written: one mistake anywhere is reported with all the
+    others, and leaves ``out_dir`` as it was.
+    """
+    import nbformat
+
+    versions: dict[Path, tuple[dict[str, Any], list[str]]] = {}
     problems: list[str] = []
     for path in paths:
-        nb = nbformat.read(path, as_version=4)
+        nb, unreadable = _read_notebook(path)
+        if unreadable:
+            problems.append(unreadable)
+            continue
         try:
-            student, exercises = student_version(nb, path.name)
+            versions[out_dir / path.name] = student_version(nb, path.name)
         except CourseError as error:
             problems.append(str(error))
-            continue
-        target = out_dir / path.name
-        nbformat.write(nbformat.from_dict(student), target)
-        written[target] = exercises
     raise_if_any(problems)
-    return written
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for target, (version, _) in versions.items():
+        nbformat.write(nbformat.from_dict(version), target)
+    return {target: exercises for target, (_, exercises) in versions.items()}
 
 
 def main(argv: list[str] | None = None) -> int:

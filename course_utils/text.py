@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+import numbers
 from typing import Any, Sequence
 
 from .errors import CourseError, problem
+
+
+def _check_args(texts: Any, max_length: Any, where: str) -> None:
+    """Texts must be a list of strings (one string is not a batch) and max_length a whole number."""
+    if isinstance(texts, str) or not hasattr(texts, "__len__"):
+        raise CourseError(problem(f"{where} texts", "a list of texts (e.g. batch['text'])",
+                                  f"{type(texts).__name__} {texts!r}"[:80],
+                                  "wrap a single text in a list: [text]"))
+    if not isinstance(max_length, numbers.Integral) or isinstance(max_length, bool):
+        raise CourseError(problem(f"{where} max_length", "a whole number of tokens, e.g. 128",
+                                  f"{type(max_length).__name__} {max_length!r}",
+                                  "pass a number without quotes (max_length=128, or P.max_length)"))
 
 
 def head_tail_encode(tokenizer: Any, texts: Sequence[str], max_length: int, head_tokens: int | None = None) -> dict:
@@ -13,6 +26,7 @@ def head_tail_encode(tokenizer: Any, texts: Sequence[str], max_length: int, head
     Long reviews often state their verdict at the end; plain truncation would cut it (Sun et al. 2019, "How to
     Fine-Tune BERT for Text Classification", found head+tail beats head-only). Default: a quarter head.
     """
+    _check_args(texts, max_length, "head_tail_encode")
     cls, sep = tokenizer.cls_token_id, tokenizer.sep_token_id
     if cls is None or sep is None:
         raise CourseError(problem("head_tail_encode", "a BERT-style tokenizer with [CLS] and [SEP] tokens",
@@ -32,6 +46,7 @@ def head_tail_encode(tokenizer: Any, texts: Sequence[str], max_length: int, head
 
 def truncation_share(tokenizer: Any, texts: Sequence[str], max_length: int) -> float:
     """The share of texts longer than ``max_length`` tokens (special tokens included), i.e. cut by truncation."""
+    _check_args(texts, max_length, "truncation_share")
     if not len(texts):  # a fast tokenizer fails on an empty batch
         return 0.0
     lengths = [len(x) for x in tokenizer(list(texts), truncation=False)["input_ids"]]

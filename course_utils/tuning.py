@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import numbers
 from typing import Any, Callable
 
 from .errors import CourseError, problem
@@ -41,6 +42,11 @@ def halve_batch(args: Any) -> Any:
     The effective batch (batch x accumulation) stays the same, so tuned learning rates stay valid.
     """
     batch = args.per_device_train_batch_size
+    if not isinstance(batch, numbers.Integral) or isinstance(batch, bool):
+        raise CourseError(problem(
+            "per_device_train_batch_size", "a whole number", f"{type(batch).__name__} {batch!r}",
+            "pass a number without quotes: TrainingArguments(..., per_device_train_batch_size=16)",
+        ))
     if batch <= 1:
         raise CourseError(problem(
             "Out-of-memory fallback", "a per-device batch size above 1 to halve", f"batch size {batch}",
@@ -68,8 +74,9 @@ def train_with_oom_fallback(build_trainer: Callable[[Any], Any], args: Any, max_
     ``build_trainer(args)`` must return a fresh Trainer (a fresh model too, so a half-finished run leaves nothing
     behind). Returns ``(trainer, args_used)``. Errors other than out-of-memory are raised unchanged.
     """
-    if max_halvings < 0:
-        raise CourseError(problem("max_halvings", "0 or more", str(max_halvings), "pass max_halvings=3"))
+    if not isinstance(max_halvings, numbers.Integral) or isinstance(max_halvings, bool) or max_halvings < 0:
+        raise CourseError(problem("max_halvings", "0 or more", repr(max_halvings),
+                                  "pass max_halvings=3"))
     for attempt in range(max_halvings + 1):
         trainer = build_trainer(args)
         try:

@@ -183,3 +183,13 @@ def test_no_fallback_left(monkeypatch):
 def test_cache_dir_default(monkeypatch):
     monkeypatch.delenv("COURSE_CACHE_DIR")
     assert models.cache_dir() == Path.home() / ".cache" / "bert-course"
+
+
+def test_a_saved_model_folder_is_loaded_as_it_is(tiny_dir, capsys):
+    """A folder the student saved wins over every fallback, in any profile, and is checked first."""
+    for profile in (TINY, CPU):
+        choice = models.resolve_model(str(tiny_dir), profile)
+        assert (choice.name_or_path, choice.source, choice.substituted) == (str(tiny_dir),
+                                                                           "local folder (a saved model)", False)
+    assert models.check_model_folder(tiny_dir) == tiny_dir
+    assert capsys.readouterr().out.splitlines()[-1] == f"Model {tiny_dir}: local folder (a saved model)"

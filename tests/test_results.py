@@ -105,3 +105,10 @@ def test_show_metrics_rejects_non_numbers_before_printing(capsys):
     with pytest.raises(CourseError, match=r"^Metric 'report': expected a number, found dict"):
         results.show_metrics({"accuracy": 0.5, "report": {"a": 1}})
     assert capsys.readouterr().out == ""
+
+
+def test_results_json_is_replaced_whole_and_leaves_no_temporary_file(tmp_path):
+    write(tmp_path, metrics={"accuracy": 0.5})
+    write(tmp_path, metrics={"accuracy": 0.75})  # the second run replaces the first through a rename
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["results.json"]
+    assert results.read_results(tmp_path / "out" / "results.json")["metrics"] == {"accuracy": 0.75}
