@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -381,11 +382,22 @@ def write_upload_folder(folder: str | Path, model: Any, tokenizer: Any, card: An
             raise CourseError(problem(f"Upload folder {folder}", "a new or earlier upload folder",
                                       "a non-empty folder without README.md or config.json",
                                       "choose another folder, e.g. output_dir / 'upload'"))
+    # Build beside it and swap at the end, so a failed save (a full disk) leaves the last good folder whole.
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    building = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+    try:
+        model.save_pretrained(building)
+        tokenizer.save_pretrained(building)
+        card.save(building / "README.md")
+    except OSError as err:
+        shutil.rmtree(building, ignore_errors=True)
+        raise CourseError(problem(f"Writing the upload folder {folder}", "room to save the model, tokenizer and card",
+                                  f"{type(err).__name__}: {err}",
+                                  "free some disk space (delete old checkpoints under output_dir) and re-run; the "
+                                  "earlier upload folder was left as it was")) from None
+    if folder.exists():
         shutil.rmtree(folder)
-    folder.mkdir(parents=True)
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    card.save(folder / "README.md")
+    building.rename(folder)
     return [str(p.relative_to(folder)) for p in sorted(folder.rglob("*")) if p.is_file()]
 
 

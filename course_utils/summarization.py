@@ -110,6 +110,7 @@ def load_seq2seq(choice: Seq2SeqChoice) -> tuple[Any, Any]:
     """Load ``(model, tokenizer)`` for a choice; a BERT2BERT is assembled from the encoder checkpoint."""
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, EncoderDecoderModel
 
+    models.check_model_folder(choice.name_or_path)  # a corrupt folder gets a clear message, not a deep traceback
     tokenizer = AutoTokenizer.from_pretrained(choice.name_or_path)
     if choice.kind == "bert2bert":
         model = EncoderDecoderModel.from_encoder_decoder_pretrained(choice.name_or_path, choice.name_or_path)
@@ -125,6 +126,10 @@ def three_way_split(ds: Any, validation_size: int, test_size: int, seed: int = 4
     """Split one ``datasets.Dataset`` into a seeded ``DatasetDict`` of train, validation and test."""
     import datasets
 
+    for name, value in (("validation_size", validation_size), ("test_size", test_size)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise CourseError(problem(f"three_way_split {name}", "a whole number of examples, at least 1",
+                                      repr(value), f"pass {name}=20 (a number, not text)"))
     if validation_size + test_size >= len(ds):
         raise CourseError(problem(
             "three_way_split sizes", f"validation_size + test_size below the {len(ds)} examples",

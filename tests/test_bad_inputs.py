@@ -623,9 +623,6 @@ class FullDiskModel:
         raise OSError(errno.ENOSPC, "No space left on device")
 
 
-@pytest.mark.xfail(strict=True, reason="sharing.write_upload_folder deletes the earlier upload folder before saving "
-                                       "and lets OSError through: it should build in a temporary folder, rename, and "
-                                       "report a full disk as a CourseError (sharing.py is being edited elsewhere)")
 def test_full_disk_when_writing_the_upload_folder(tmp_path):
     upload = tmp_path / "upload"
     upload.mkdir()
@@ -637,18 +634,12 @@ def test_full_disk_when_writing_the_upload_folder(tmp_path):
     assert snapshot(tmp_path) == before
 
 
-@pytest.mark.xfail(strict=True, reason="summarization.three_way_split compares the sizes with len(ds) unchecked, so "
-                                       "a size given as text ends in a TypeError (summarization.py is being edited "
-                                       "elsewhere)")
 def test_split_sizes_given_as_text_to_three_way_split():
     ds = datasets.Dataset.from_dict({"article": [f"a{i}" for i in range(20)], "summary": ["s"] * 20})
     with pytest.raises(CourseError, match=r"validation_size.*expected .*whole number.*found .*'5'.*Fix: "):
         summarization.three_way_split(ds, "5", 5)
 
 
-@pytest.mark.xfail(strict=True, reason="summarization.load_seq2seq hands a corrupt folder straight to "
-                                       "from_pretrained, which fails deep inside transformers; it should call "
-                                       "models.check_model_folder first (summarization.py is being edited elsewhere)")
 def test_corrupt_summarization_model_folder(tmp_path):
     folder = saved_model(tmp_path / "summarizer", config='{"model_type": "t5", "d_model"')
     choice = summarization.Seq2SeqChoice(str(folder), str(folder), "seq2seq", "local folder")
