@@ -2,7 +2,8 @@
 
 Importing the package does nothing but define names: no downloads, no logging set-up, no environment changes.
 Submodules load on first use, so ``import course_utils as cu; cu.metrics.load("accuracy")`` works and
-``python -m course_utils.grading`` stays fast (it never imports torch).
+``python -m course_utils.instructor`` (student versions, grading, stamps: ``cu.instructor``) stays fast: it never
+imports torch.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ import importlib
 __version__ = "0.1.0"
 
 _SUBMODULES = {
-    "budget", "calibration", "data", "diagnose", "errors", "grading", "hub", "install", "metrics", "models", "ner", "profiles",
-    "qa", "results", "sharing", "student", "summarization", "text", "training", "tuning",
+    "budget", "calibration", "checkpoints", "data", "diagnose", "errors", "hub", "install", "instructor", "metrics",
+    "models", "ner", "parallel", "profiles", "qa", "results", "sharing", "summarization", "text", "training",
 }
 
 

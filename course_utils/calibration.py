@@ -70,26 +70,21 @@ def expected_calibration_error(probs: Any, labels: Sequence[int], n_bins: int = 
     return float(sum(r["count"] / total * abs(r["accuracy"] - r["confidence"]) for r in rows))
 
 
-def _softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
-
-
 def nll(logits: Any, labels: Sequence[int], temperature: float = 1.0) -> float:
     """Mean negative log-likelihood (log loss) of ``softmax(logits / temperature)``."""
-    z = np.asarray(logits, dtype=float) / temperature
-    z = z - z.max(axis=1, keepdims=True)
-    log_probs = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-    return float(-log_probs[np.arange(len(z)), np.asarray(labels)].mean())
+    from scipy.special import log_softmax
+
+    log_probs = log_softmax(np.asarray(logits, dtype=float) / temperature, axis=-1)
+    return float(-log_probs[np.arange(len(log_probs)), np.asarray(labels)].mean())
 
 
 def fit_temperature(logits: Any, labels: Sequence[int], bounds: tuple[float, float] = (0.05, 20.0)) -> float:
     """The temperature T minimising the log loss of ``softmax(logits / T)`` on held-out data (never the test set)."""
     from scipy.optimize import minimize_scalar
+    from scipy.special import softmax
 
     z = np.asarray(logits, dtype=float)
-    _check(_softmax(z) if z.ndim == 2 else z, labels)
+    _check(softmax(z, axis=-1) if z.ndim == 2 else z, labels)
     result = minimize_scalar(lambda log_t: nll(z, labels, float(np.exp(log_t))), method="bounded",
                              bounds=(np.log(bounds[0]), np.log(bounds[1])))
     return float(np.exp(result.x))

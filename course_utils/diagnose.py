@@ -13,18 +13,17 @@ student can check every one of them by hand against the evidence it prints:
 "Start" is the first logged training loss (before training has changed much); "end" is the mean of the last
 quarter of the logged losses, which smooths the noise of single batches.
 
-The module also holds a label sanity check (``cue_agreement``), the memory arithmetic and the out-of-memory
-retry that notebook 07 teaches.
+The module also holds a label sanity check (``cue_agreement``) and the memory arithmetic that notebook 07 teaches
+(the out-of-memory fallback it then uses is ``course_utils.training.train_with_oom_fallback``).
 """
 
 from __future__ import annotations
 
-import gc
 import math
 import numbers
 import re
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 from .errors import CourseError, problem
 
@@ -224,7 +223,7 @@ def cue_agreement(texts: Sequence[str], labels: Sequence[int], cues: dict[int, S
     return report
 
 
-# ---------------------------------------------------------------- memory: estimate, then recover from OOM
+# ---------------------------------------------------------------- memory: estimate before you train
 
 BYTES = {"fp32": 4, "bf16": 2, "fp16": 2}
 
@@ -270,48 +269,3 @@ def estimate_training_memory(n_params: int, *, layers: int, hidden: int, heads: 
     kept = (layers * 2 * seq_len * batch_size * hidden * scale + per_layer) if gradient_checkpointing else layers * per_layer
     return MemoryEstimate(weights=4 * n_params / gib, gradients=4 * n_params / gib, optimizer=8 * n_params / gib,
                           activations=kept / gib)
-
-
-def is_oom(err: BaseException) -> bool:
-    """True for a CUDA (or MPS) out-of-memory error, whatever the torch version calls it."""
-    import torch
-
-    oom_type = getattr(torch, "OutOfMemoryError", None) or getattr(torch.cuda, "OutOfMemoryError", RuntimeError)
-    return isinstance(err, oom_type) or (isinstance(err, RuntimeError) and "out of memory" in str(err).lower())
-
-
-def train_with_oom_retry(build: Callable[[int, int], Any], batch_size: int, accumulation: int = 1,
-                         min_batch_size: int = 1, report: Callable[[str], None] = print) -> tuple[Any, int, int]:
-    """Train, and on out-of-memory halve the batch and double gradient accumulation (same effective batch).
-
-    ``build(batch_size, accumulation)`` returns a fresh Trainer; its ``train()`` output is returned with the batch
-    size and accumulation that fitted. Gives up below ``min_batch_size``, re-raising the error.
-    """
-    given = dict(batch_size=batch_size, accumulation=accumulation, min_batch_size=min_batch_size)
-    not_whole = {k: v for k, v in given.items() if not isinstance(v, numbers.Integral) or isinstance(v, bool)}
-    if not_whole:
-        found = ", ".join(f"{k}={v!r}" for k, v in not_whole.items())
-        raise CourseError(problem("Batch settings", "whole numbers", found,
-                                  "pass numbers without quotes, e.g. batch_size=32"))
-    if batch_size < min_batch_size or accumulation < 1:
-        raise CourseError(problem("Batch settings", f"batch_size >= min_batch_size ({min_batch_size}) and "
-                                  "accumulation >= 1", f"batch_size={batch_size}, accumulation={accumulation}",
-                                  "start from the batch size you would like, e.g. 32, with accumulation=1"))
-    while True:
-        try:
-            return build(batch_size, accumulation).train(), batch_size, accumulation
-        except Exception as err:
-            if not is_oom(err) or batch_size // 2 < min_batch_size:
-                raise
-            report(f"Out of memory at batch {batch_size} x {accumulation}: retrying at batch {batch_size // 2} "
-                   f"x {accumulation * 2} (same {batch_size * accumulation} examples per update)")
-            batch_size, accumulation = batch_size // 2, accumulation * 2
-            _free_cuda_memory()
-
-
-def _free_cuda_memory() -> None:
-    import torch
-
-    gc.collect()
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()

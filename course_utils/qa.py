@@ -227,6 +227,8 @@ def postprocess_predictions(examples: Any, features: Any, start_logits: Any, end
     [CLS] start+end logit over the windows, and the text is "" when null score - best span score >
     ``null_threshold``.
     """
+    from scipy.special import expit  # the sigmoid, without overflow for large gaps
+
     _check_logits(features, start_logits, end_logits)
     start_logits, end_logits = np.asarray(start_logits), np.asarray(end_logits)
     windows = collections.defaultdict(list)
@@ -244,7 +246,7 @@ def postprocess_predictions(examples: Any, features: Any, start_logits: Any, end
         prediction = {"id": example_id, "prediction_text": text}
         if with_null:
             diff = null_score - best[0] if best is not None else math.inf
-            prediction["no_answer_probability"] = float(1 / (1 + math.exp(-min(max(diff, -50.0), 50.0))))
+            prediction["no_answer_probability"] = float(expit(diff))
             if diff > null_threshold:
                 prediction["prediction_text"] = ""
         predictions.append(prediction)

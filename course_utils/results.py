@@ -1,4 +1,8 @@
-"""The deliverables every notebook writes: ``results.json``, shown in the notebook too so it travels with it."""
+"""The deliverables every notebook writes: ``results.json``, shown in the notebook too so it travels with it.
+
+Also every line a notebook prints for the grader (``course_utils.instructor.grading``) to read back: each format is
+defined here once, next to the function that parses it.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +12,27 @@ import json
 import math
 import os
 import platform
+import re
 import time
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from .errors import CourseError, problem
 
 REQUIRED_KEYS = ("notebook", "profile", "model", "model_source", "dataset", "dataset_source", "metrics",
                  "runtime_s", "versions")
 VERSIONED = ("torch", "transformers", "datasets", "evaluate", "accelerate", "scikit-learn", "course-utils")
+
+# ---------------------------------------------------------------- what the grader reads back from the outputs
+RESULTS_HEADER = "Wrote {path}:"  # write_results prints this line, then the JSON it wrote
+_RESULTS_HEADER = re.compile(r"Wrote (?P<path>[^\n]*results\.json):\n")
+METRICS_MARKER = "course-metrics:"  # show_metrics' last line: the marker, then the metrics as one line of JSON
+PROFILE_LINE = "Profile: {name} ({why}). {meaning}"  # how cu.profiles.get_profile announces the profile
+_PROFILE_LINE = re.compile(r"^Profile: (?P<name>\w+) \(", re.M)
+# an exercise stub in a student version raises NotImplementedError("Exercise: <task>. Replace this line ...")
+EXERCISE_PREFIX = "Exercise: "
+EXERCISE_SUFFIX = ". Replace this line with your code."
 
 
 def versions() -> dict[str, str]:
@@ -87,7 +102,7 @@ def write_results(output_dir: str | Path, *, notebook: str, profile: str, model:
     out = Path(output_dir)
     text = json.dumps(results, indent=2, default=str)
     write_atomically(out / "results.json", text + "\n")
-    print(f"Wrote {out / 'results.json'}:")
+    print(RESULTS_HEADER.format(path=out / "results.json"))
     print(text)
     return results
 
@@ -114,9 +129,6 @@ def read_results(path: str | Path) -> dict[str, Any]:
     return results
 
 
-METRICS_MARKER = "course-metrics:"
-
-
 def show_metrics(metrics: dict[str, Any], title: str = "Metrics") -> None:
     """Print metrics as a small table plus one machine-readable line (``course-metrics: {...}``).
 
@@ -127,3 +139,59 @@ def show_metrics(metrics: dict[str, Any], title: str = "Metrics") -> None:
     for name, value in metrics.items():
         print(f"  {name:>20}: {value:.4f}" if isinstance(value, float) else f"  {name:>20}: {value}")
     print(METRICS_MARKER, json.dumps(clean))
+
+
+# ---------------------------------------------------------------- reading those lines back (the grader does)
+
+
+def printed_results(text: str) -> list[dict[str, Any]]:
+    """Every results JSON that ``write_results`` printed in ``text`` (a cell's stdout), in order.
+
+    >>> printed_results('Wrote out/results.json:\\n{"notebook": "03_x"}\\nmore output')
+    [{'notebook': '03_x'}]
+    """
+    found = []
+    for match in _RESULTS_HEADER.finditer(text):
+        try:
+            results, _ = json.JSONDecoder().raw_decode(text, match.end())
+        except json.JSONDecodeError:
+            continue  # cut off or edited by hand: no results block
+        if isinstance(results, dict):
+            found.append(results)
+    return found
+
+
+def printed_metrics(text: str) -> list[dict[str, Any]]:
+    """Every metrics map that ``show_metrics`` printed in ``text``, in order.
+
+    >>> printed_metrics('Metrics\\n  accuracy: 0.5000\\ncourse-metrics: {"accuracy": 0.5}')
+    [{'accuracy': 0.5}]
+    """
+    found = []
+    for line in text.splitlines():
+        if line.startswith(METRICS_MARKER):
+            try:
+                metrics = json.loads(line[len(METRICS_MARKER):])
+            except json.JSONDecodeError:
+                continue
+            if isinstance(metrics, dict):
+                found.append(metrics)
+    return found
+
+
+def printed_profiles(text: str) -> list[str]:
+    """The profile names ``cu.profiles.get_profile`` announced in ``text``, in order.
+
+    >>> printed_profiles(PROFILE_LINE.format(name="cpu", why="no GPU was found", meaning="cpu profile: ..."))
+    ['cpu']
+    """
+    return _PROFILE_LINE.findall(text)
+
+
+def todo(task: str) -> NoReturn:
+    """Stand in for a student's code where only an expression fits (inside a call's arguments): raise at once.
+
+    A student version of a notebook calls it as ``**cu.results.todo("<what to write>")``; the grader reads the task
+    back from that call.
+    """
+    raise NotImplementedError(f"{EXERCISE_PREFIX}{task}{EXERCISE_SUFFIX}")

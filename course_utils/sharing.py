@@ -12,7 +12,6 @@ import math
 import os
 import re
 import shutil
-import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,8 +21,10 @@ from .errors import CourseError, problem, raise_if_any
 
 TOKEN_VARIABLES = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")  # environment variables huggingface_hub reads
 SECRET_NAME = "HF_TOKEN"  # the secret's name in Colab (key icon) and Kaggle (Add-ons > Secrets)
-TOKEN_PATTERN = re.compile(r"hf_[A-Za-z0-9]{8,}")  # what a Hugging Face user access token looks like
-REPO_ID_PATTERN = re.compile(r"^[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?$")  # "name" or "owner/name"
+# What a Hugging Face user access token looks like ("hf_" and 34 letters and digits). The course's one pattern:
+# the grader's integrity check uses it too. 30+ characters, so that names such as hf_transformers_version are no token.
+TOKEN_PATTERN = re.compile(r"hf_[A-Za-z0-9]{30,}")
+SAVED_LOGIN = "a saved login (hf auth login / notebook_login)"
 # A few of the license ids the Hub accepts (https://huggingface.co/docs/hub/repositories-licenses)
 LICENSES = {"apache-2.0", "mit", "bsd-3-clause", "cc-by-4.0", "cc-by-sa-4.0", "cc-by-nc-4.0", "cc-by-nc-sa-4.0",
             "cc0-1.0", "gpl-3.0", "lgpl-3.0", "openrail", "llama3", "gemma", "other", "unknown"}
@@ -36,8 +37,8 @@ REQUIRED_SECTIONS = ("## Intended uses", "## Limitations", "## Training procedur
 def mask_token(token: str | None) -> str:
     """What may be shown of a token: its prefix and length, never its characters.
 
-    >>> mask_token("hf_abcdefghijklmnop")
-    'hf_*** (19 characters)'
+    >>> mask_token("hf_abcdefghijklmnopqrstuvwxyz01234567")
+    'hf_*** (37 characters)'
     >>> mask_token(None)
     'no token'
     """
@@ -50,7 +51,7 @@ def mask_token(token: str | None) -> str:
 def redact(text: str, secrets: tuple[str | None, ...] = ()) -> str:
     """``text`` with every given secret and every token-like ``hf_...`` string masked (for error messages).
 
-    >>> redact("401 for token hf_abcdefghijklmnop")
+    >>> redact("401 for token hf_abcdefghijklmnopqrstuvwxyz01234567")
     '401 for token hf_***'
     """
     for secret in secrets:
@@ -75,17 +76,6 @@ class HubToken:
         return f"{mask_token(self.value)} from {self.source}" if self.found else f"no token ({self.source})"
 
 
-def _colab_secret(name: str) -> str | None:
-    if "google.colab" not in sys.modules:
-        return None
-    try:
-        from google.colab import userdata
-
-        return userdata.get(name)
-    except Exception:  # secret missing, or the notebook was not granted access to it
-        return None
-
-
 def _kaggle_secret(name: str) -> str | None:
     if not os.environ.get("KAGGLE_KERNEL_RUN_TYPE"):
         return None
@@ -105,20 +95,32 @@ def _cached_login_token() -> str | None:
     return path.read_text().strip() or None if path.is_file() else None
 
 
-def find_token(use_cached_login: bool = True) -> HubToken:
-    """Look for a Hub token: environment, Colab secret, Kaggle secret, then a saved login.
-
-    Returns a ``HubToken`` whose value may be None; printing it shows only where it came from.
-    """
+def _where_from(value: str) -> str:
+    """Where ``huggingface_hub.get_token`` found ``value``: one of the places it looks, in words."""
     for variable in TOKEN_VARIABLES:
-        if os.environ.get(variable, "").strip():
-            return HubToken(os.environ[variable].strip(), f"the {variable} environment variable")
-    if value := _colab_secret(SECRET_NAME):
-        return HubToken(value, f"the Colab secret {SECRET_NAME}")
+        if os.environ.get(variable, "").strip() == value:
+            return f"the {variable} environment variable"
+    if value == _cached_login_token():
+        return SAVED_LOGIN
+    return f"the Colab secret {SECRET_NAME}"
+
+
+def find_token(use_cached_login: bool = True) -> HubToken:
+    """Find a Hub token where ``huggingface_hub.get_token`` looks, then in the Kaggle secret (which it does not read).
+
+    huggingface_hub reads the environment (HF_TOKEN, then HUGGING_FACE_HUB_TOKEN), the Colab secret and the saved
+    login, in the order its version prefers. Returns a ``HubToken`` whose value may be None; printing it shows only
+    where it came from.
+    ``use_cached_login=False`` ignores a saved login (e.g. a teacher's own, on a shared machine).
+    """
+    from huggingface_hub import get_token
+
+    if value := get_token():
+        source = _where_from(value)
+        if use_cached_login or source != SAVED_LOGIN:
+            return HubToken(value, source)
     if value := _kaggle_secret(SECRET_NAME):
         return HubToken(value, f"the Kaggle secret {SECRET_NAME}")
-    if use_cached_login and (value := _cached_login_token()):
-        return HubToken(value, "a saved login (hf auth login / notebook_login)")
     return HubToken(None, f"none of {', '.join(TOKEN_VARIABLES)}, a Colab or Kaggle secret, or a saved login")
 
 
@@ -311,7 +313,7 @@ def _metadata_problems(meta: dict[str, Any]) -> list[str]:
         problems.append(problem("Card metadata 'license: other'", "license_name and license_link",
                                 "one of them missing", "name your license and link to its text"))
     bases = meta.get("base_model") or []
-    bad = [b for b in ([bases] if isinstance(bases, str) else bases) if not REPO_ID_PATTERN.match(str(b))]
+    bad = [b for b in ([bases] if isinstance(bases, str) else bases) if not is_repo_id(b)]
     if bad:
         problems.append(problem("Card metadata 'base_model'", "Hub model ids like 'bert-base-uncased' or "
                                 "'owner/name'", repr(bad), "write the id of the checkpoint you fine-tuned"))
@@ -401,9 +403,26 @@ def write_upload_folder(folder: str | Path, model: Any, tokenizer: Any, card: An
     return [str(p.relative_to(folder)) for p in sorted(folder.rglob("*")) if p.is_file()]
 
 
+def is_repo_id(value: Any) -> bool:
+    """True when the Hub accepts ``value`` as a repository id ("name" or "owner/name"), by huggingface_hub's rules.
+
+    >>> is_repo_id("bert-base-uncased"), is_repo_id("you/bert-course-emotion"), is_repo_id("me/my model")
+    (True, True, False)
+    """
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    if not isinstance(value, str):  # newer huggingface_hub lets None through (a repo id is optional in its API)
+        return False
+    try:
+        validate_repo_id(value)
+    except HFValidationError:
+        return False
+    return True
+
+
 def check_repo_id(repo_id: str) -> None:
-    """Raise a CourseError unless ``repo_id`` looks like "owner/name"."""
-    if "/" not in repo_id or not REPO_ID_PATTERN.match(repo_id):
+    """Raise a CourseError unless ``repo_id`` is "owner/name" and valid on the Hub."""
+    if not (is_repo_id(repo_id) and repo_id.count("/") == 1):
         raise CourseError(problem("Repository id", "'your-username/model-name' (letters, digits, - _ .)",
                                   repr(repo_id), "set hub_username, or pass repo_id='you/bert-course-emotion'"))
 

@@ -1,13 +1,16 @@
-"""Small helpers around `transformers.Trainer`: log histories as tables and plots, probabilities, metrics, and
-TrainingArguments keywords renamed for the installed transformers (`compatible_args`)."""
+"""Small helpers around `transformers.Trainer`: log histories as tables and plots, probabilities, metrics,
+TrainingArguments keywords renamed for the installed transformers (`compatible_args`), and training that survives
+an out-of-memory error without changing the effective batch (`train_with_oom_fallback`)."""
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+import dataclasses
+import numbers
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
-from .errors import CourseError, problem
+from .errors import CourseError, problem, raise_if_any
 
 # TrainingArguments keywords the course writes with today's names -> (the transformers release that introduced the
 # name, what earlier releases call it). Colab's image and Kaggle's can be several releases behind the newest.
@@ -19,11 +22,17 @@ RENAMED_ARGUMENTS = {
 
 
 def softmax(logits: Any) -> np.ndarray:
-    """Row-wise softmax of a logits array (numerically stable)."""
-    z = np.asarray(logits, dtype=np.float64)
-    z = z - z.max(axis=-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)
+    """Probabilities from logits: ``scipy.special.softmax`` over the last axis, in float64.
+
+    A name for what notebooks do after ``trainer.predict``; float64 because half-precision logits from a GPU run
+    would otherwise give rows that sum to 1 only roughly (and calibration checks that they do).
+
+    >>> softmax([[0.0, 0.0]]).tolist()
+    [[0.5, 0.5]]
+    """
+    from scipy.special import softmax as scipy_softmax
+
+    return scipy_softmax(np.asarray(logits, dtype=np.float64), axis=-1)
 
 
 def history_frame(log_history: Sequence[dict]):
@@ -118,3 +127,120 @@ def compatible_args(accepted: Iterable[str] | None = None, **kwargs: Any) -> dic
                 f"transformers {importlib.metadata.version('transformers')}, which only knows group_by_length=True",
                 "use 'group_by_length' (or leave the argument out for random order) on this version"))
     return out
+
+
+# ---------------------------------------------------------------- out of memory: halve the batch, same effective batch
+
+
+def is_out_of_memory(err: BaseException) -> bool:
+    """True for an out-of-memory error on a GPU (CUDA, MPS, XPU) or in the CPU allocator.
+
+    accelerate's ``should_reduce_batch_size`` knows the allocators' messages; on top of it this accepts torch's own
+    ``OutOfMemoryError`` whatever its text, Python's ``MemoryError``, and any ``RuntimeError`` that says "out of
+    memory" (accelerate 1.3, the course's floor, misses MPS's message and CUDA's kernel-side "CUDA error: out of
+    memory").
+
+    >>> is_out_of_memory(RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB"))
+    True
+    >>> is_out_of_memory(ValueError("shapes do not match"))
+    False
+    """
+    import torch
+    from accelerate.utils.memory import should_reduce_batch_size
+
+    oom_type = getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)  # torch.OutOfMemoryError: torch 2.5+
+    if isinstance(err, (oom_type, MemoryError)) or should_reduce_batch_size(err):
+        return True
+    return isinstance(err, RuntimeError) and "out of memory" in str(err).lower()
+
+
+def effective_batch(args: Any) -> int:
+    """Examples per optimizer step on one device: per-device batch x gradient accumulation steps."""
+    return args.per_device_train_batch_size * args.gradient_accumulation_steps
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _check_batch_settings(args: Any, min_batch_size: int) -> None:
+    given = {"per_device_train_batch_size": args.per_device_train_batch_size,
+             "gradient_accumulation_steps": args.gradient_accumulation_steps, "min_batch_size": min_batch_size}
+    not_whole = {k: v for k, v in given.items() if not _whole(v)}
+    problems = [problem("Batch settings", "whole numbers", ", ".join(f"{k}={v!r}" for k, v in not_whole.items()),
+                        "pass numbers without quotes, e.g. per_device_train_batch_size=32")] if not_whole else []
+    small = {k: v for k, v in given.items() if k not in not_whole and v < 1}
+    if small:
+        problems.append(problem("Batch settings", "1 or more", ", ".join(f"{k}={v}" for k, v in small.items()),
+                                "start from the batch you would like, e.g. per_device_train_batch_size=32 with "
+                                "gradient_accumulation_steps=1"))
+    elif not not_whole and given["per_device_train_batch_size"] < min_batch_size:
+        problems.append(problem("Batch settings", f"per_device_train_batch_size >= min_batch_size ({min_batch_size})",
+                                f"per_device_train_batch_size={given['per_device_train_batch_size']}",
+                                "start from the batch you would like, e.g. 32, or lower min_batch_size"))
+    raise_if_any(problems)
+
+
+def halve_batch(args: Any) -> Any:
+    """A copy of TrainingArguments with half the per-device batch and twice the gradient accumulation steps.
+
+    The effective batch (batch x accumulation) stays the same when the batch is even, so a tuned learning rate
+    stays valid.
+    """
+    batch = args.per_device_train_batch_size
+    if not _whole(batch):
+        raise CourseError(problem(
+            "per_device_train_batch_size", "a whole number", f"{type(batch).__name__} {batch!r}",
+            "pass a number without quotes: TrainingArguments(..., per_device_train_batch_size=16)"))
+    if batch <= 1:
+        raise CourseError(problem(
+            "Out-of-memory fallback", "a per-device batch size above 1 to halve", f"batch size {batch}",
+            "shorten max_length, use a smaller model, turn on activation checkpointing or mixed precision"))
+    return dataclasses.replace(args, per_device_train_batch_size=batch // 2,
+                               gradient_accumulation_steps=args.gradient_accumulation_steps * 2)
+
+
+def _retry_message(args: Any, smaller: Any) -> str:
+    before, after = effective_batch(args), effective_batch(smaller)
+    same = f"same effective batch {after}" if after == before else \
+        f"effective batch {before} -> {after}: an odd batch cannot be halved exactly"
+    return (f"Out of memory at per-device batch {args.per_device_train_batch_size}: retrying with batch "
+            f"{smaller.per_device_train_batch_size} x {smaller.gradient_accumulation_steps} accumulation steps "
+            f"({same}).")
+
+
+def train_with_oom_fallback(build_trainer: Callable[[Any], Any], args: Any, min_batch_size: int = 1,
+                            log: Callable[[str], None] = print) -> tuple[Any, Any]:
+    """Build a Trainer from ``args`` and train it; on out-of-memory, halve the batch, double accumulation, retry.
+
+    ``build_trainer(args)`` must return a fresh Trainer with a fresh model, so a failed try leaves nothing behind.
+    Returns ``(trainer, args_used)``. Errors other than out-of-memory are raised unchanged; out of memory at a
+    per-device batch that cannot be halved without going below ``min_batch_size`` ends in a CourseError.
+
+    Unlike ``TrainingArguments(auto_find_batch_size=True)`` (accelerate's ``find_executable_batch_size``), which
+    shrinks the batch alone, this keeps the examples per optimizer step and with them the tuned learning rate.
+    """
+    from accelerate.utils.memory import clear_device_cache
+
+    _check_batch_settings(args, min_batch_size)
+    while True:
+        trainer = build_trainer(args)
+        try:
+            trainer.train()
+            return trainer, args
+        except Exception as err:  # noqa: BLE001 - only out-of-memory is handled; the rest is re-raised
+            if not is_out_of_memory(err):
+                raise
+            if args.per_device_train_batch_size // 2 < min_batch_size:
+                raise CourseError(problem(
+                    "Training", f"a run that fits in memory at a per-device batch of {min_batch_size} or more",
+                    f"out of memory at per-device batch {args.per_device_train_batch_size} "
+                    f"(x {args.gradient_accumulation_steps} accumulation steps)",
+                    "shorten max_length, use a smaller model, turn on activation checkpointing or mixed precision",
+                )) from err
+            smaller = halve_batch(args)
+        # Freed here, after the except block: until it ends, the error's traceback still holds the failed model.
+        del trainer
+        clear_device_cache(garbage_collection=True)
+        log(_retry_message(args, smaller))
+        args = smaller

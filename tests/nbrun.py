@@ -1,10 +1,18 @@
-"""Execute a course notebook with papermill in the tiny profile, offline, and hand back what it wrote."""
+"""Execute a course notebook with papermill in the tiny profile, offline, and hand back what it wrote.
+
+Each run happens in a temporary folder (``WORK_DIR``, set per test session by conftest.py). What later steps need
+is recorded under ``record_dir()`` (``COURSE_TEST_RECORD``, default build/test-runs/): per notebook the executed
+.ipynb and its results.json (for runs with the notebook's default parameters), and one line per run in
+timings.jsonl: the benchmark record of wall times, which no test asserts on.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import os
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +22,57 @@ import papermill
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = ROOT / "notebooks"
-RUN_DIR = ROOT / "build" / "test-runs"
+RUN_DIR = ROOT / "build" / "test-runs"  # the default record_dir()
+WORK_DIR: Path | None = None  # where runs happen; None: a temporary folder of this process's own
+_own_work_dir: tempfile.TemporaryDirectory | None = None
+
+OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+# What a notebook kernel runs with, on top of the hermetic environment. TQDM_DISABLE: no progress bars, stable
+# outputs (students see widgets). No MPLBACKEND: the kernel's inline backend puts plots in the outputs.
+KERNEL_ENV = {**OFFLINE, "COURSE_PROFILE": "tiny", "TOKENIZERS_PARALLELISM": "false", "TQDM_DISABLE": "1",
+              "MPLBACKEND": None}
+
+
+def hermetic_env(folder: Path) -> dict[str, str | None]:
+    """The environment of a hermetic test session: Hub off, every cache in ``folder``, nothing of the developer's.
+
+    None removes a variable. A variable that points one cache elsewhere (HF_DATASETS_CACHE ...) is removed so that
+    it follows HF_HOME.
+    """
+    folder = Path(folder)
+    return {
+        **OFFLINE,
+        "COURSE_CACHE_DIR": str(folder / "course-cache"),  # the tiny models the course builds
+        "HF_HOME": str(folder / "hf-home"),  # Hub, datasets and evaluate caches, and a saved Hub login
+        "XDG_CACHE_HOME": str(folder / "xdg-cache"),  # torch, pip and other tools that honour XDG
+        "MPLCONFIGDIR": str(folder / "matplotlib"),  # matplotlib's font cache
+        "IPYTHONDIR": str(folder / "ipython"),  # the kernels' IPython profile
+        "JUPYTER_RUNTIME_DIR": str(folder / "jupyter-runtime"),  # kernel connection files
+        **dict.fromkeys(("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_DATASETS_CACHE", "TRANSFORMERS_CACHE",
+                         "HF_EVALUATE_CACHE", "HF_MODULES_CACHE", "HF_TOKEN_PATH",
+                         "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN",  # a developer's token must not reach a test
+                         "COURSE_PROFILE", "COURSE_DRY_RUN")),  # tests choose their profile themselves
+    }
+
+
+def apply_env(changes: dict[str, str | None]) -> None:
+    """Set each variable to its value, or remove it where the value is None."""
+    for key, value in changes.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@contextlib.contextmanager
+def environment(**changes: str | None):
+    """Set (or, with None, remove) environment variables for the kernel about to start; restore them after."""
+    saved = {k: os.environ.get(k) for k in changes}
+    try:
+        apply_env(changes)
+        yield
+    finally:
+        apply_env(saved)
 
 
 @dataclass
@@ -36,25 +94,6 @@ class Executed:
         return "\n".join(p if isinstance(p, str) else "".join(p) for p in parts)
 
 
-@contextlib.contextmanager
-def environment(**changes: str | None):
-    """Set (or, with None, remove) environment variables for the kernel about to start; restore them after."""
-    saved = {k: os.environ.get(k) for k in changes}
-    try:
-        for key, value in changes.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
 def notebook_path(prefix: str) -> Path:
     """The notebook whose file name starts with ``prefix`` (e.g. "03")."""
     matches = sorted(NOTEBOOK_DIR.glob(f"{prefix}_*.ipynb"))
@@ -62,27 +101,59 @@ def notebook_path(prefix: str) -> Path:
     return matches[0]
 
 
-def execute(prefix: str, **parameters) -> Executed:
-    """Run notebook ``prefix`` in the tiny profile with the Hub switched off; fail with the cell's error."""
+def work_dir() -> Path:
+    """The folder runs happen in: the session's (WORK_DIR), else one this process removes when it exits."""
+    global _own_work_dir
+    if WORK_DIR is not None:
+        WORK_DIR.mkdir(parents=True, exist_ok=True)
+        return WORK_DIR
+    if _own_work_dir is None:
+        _own_work_dir = tempfile.TemporaryDirectory(prefix="bert-course-nbrun-")
+    return Path(_own_work_dir.name)
+
+
+def record_dir() -> Path:
+    """Where runs are recorded for later steps (``COURSE_TEST_RECORD``, default build/test-runs/)."""
+    return Path(os.environ.get("COURSE_TEST_RECORD") or RUN_DIR)
+
+
+def run_notebook(source: Path, out_dir: Path, parameters: dict, env: dict[str, str | None] | None = None) -> None:
+    """Execute ``source`` into ``out_dir`` with papermill, cwd notebooks/; the kernel gets KERNEL_ENV and ``env``.
+
+    The process's environment is the same afterwards, also when a cell fails.
+    """
+    with environment(**{**KERNEL_ENV, **(env or {})}):
+        papermill.execute_notebook(str(source), str(out_dir / source.name), cwd=str(NOTEBOOK_DIR),
+                                   kernel_name="python3", parameters=parameters, progress_bar=False)
+
+
+def execute(prefix: str, env: dict[str, str | None] | None = None, **parameters) -> Executed:
+    """Run notebook ``prefix`` in the tiny profile with the Hub switched off; fail with the cell's error.
+
+    ``env``: more environment variables for the kernel (None removes one); ``parameters``: papermill parameters.
+    """
     source = notebook_path(prefix)
-    out_dir = RUN_DIR / source.stem
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = Path(tempfile.mkdtemp(prefix=f"{source.stem}-", dir=work_dir()))
     started = time.time()
-    # The kernel inherits these; they are restored afterwards, so no later test in this worker sees them.
-    # TQDM_DISABLE: no progress bars, stable outputs (students see widgets). No MPLBACKEND: the kernel's inline
-    # backend puts plots in the outputs.
-    with environment(HF_HUB_OFFLINE="1", COURSE_PROFILE="tiny", TOKENIZERS_PARALLELISM="false", TQDM_DISABLE="1",
-                     MPLBACKEND=None):
-        papermill.execute_notebook(
-            str(source), str(out_dir / source.name), cwd=str(NOTEBOOK_DIR), kernel_name="python3",
-            parameters={"profile": "tiny", "output_dir": str(out_dir / "outputs"), **parameters}, progress_bar=False,
-        )
+    run_notebook(source, out_dir, {"profile": "tiny", "output_dir": str(out_dir / "outputs"), **parameters}, env)
     wall = time.time() - started
-    timings = RUN_DIR / "timings.jsonl"
-    with timings.open("a") as f:
-        f.write(json.dumps({"notebook": source.stem, "wall_s": round(wall, 1)}) + "\n")
-    results = json.loads((out_dir / "outputs" / "results.json").read_text())
-    return Executed(source.stem, nbformat.read(out_dir / source.name, as_version=4), results, out_dir / "outputs", wall)
+    run = Executed(source.stem, nbformat.read(out_dir / source.name, as_version=4),
+                   json.loads((out_dir / "outputs" / "results.json").read_text()), out_dir / "outputs", wall)
+    record(run, out_dir / source.name, parameters)
+    return run
+
+
+def record(run: Executed, executed_path: Path, parameters: dict) -> None:
+    """Keep the wall time, and for a run with default parameters the executed notebook and results.json."""
+    folder = record_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / "timings.jsonl").open("a") as f:
+        f.write(json.dumps({"notebook": run.name, "wall_s": round(run.wall_s, 1), "parameters": parameters}) + "\n")
+    if parameters:  # not the run the same-seed check compares
+        return
+    (folder / run.name).mkdir(exist_ok=True)
+    shutil.copyfile(executed_path, folder / run.name / executed_path.name)
+    shutil.copyfile(run.output_dir / "results.json", folder / run.name / "results.json")
 
 
 def check_common(run: Executed, metric_names: list[str]) -> None:

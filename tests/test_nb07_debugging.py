@@ -40,5 +40,5 @@ def test_debugging_lab_records_every_case_with_its_verdict():
     assert memory["batch 32 x 512, gradient checkpointing"]["activations GiB"] < memory["batch 32 x 512, fp32"]["activations GiB"] / 5
     text = run.outputs_text()
     assert "The verdicts below may not match" in text
-    assert "Out of memory at batch 32 x 1: retrying at batch 16 x 2" in text
+    assert "Out of memory at per-device batch 32: retrying with batch 16 x 2" in text
     assert f"diagnose matched {int(m['verdicts_matched'])} of 4 planted failures" in text

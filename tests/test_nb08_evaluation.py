@@ -1,5 +1,6 @@
 import json
 
+import pandas as pd
 import pytest
 
 from nbrun import check_common, execute
@@ -25,8 +26,13 @@ def test_evaluation_notebook_scores_every_task():
     assert table["temperature scaling"]["accuracy"] == table["as trained"]["accuracy"] == m["accuracy"]
     assert extra["sizes"] == {"train": 32, "validation": 16, "test": 32, "sts_train": 40, "sts_test": 20,
                               "qa_test": 24}
+    # the deliverables the notebook promises, each written and not empty (an empty list would check nothing)
+    assert extra["files"] == ["confusion_matrix.png", "reliability.png", "refinement.csv"]
     for name in extra["files"]:
-        assert (run.output_dir / name).stat().st_size > 0, f"{name} was not written"
+        path = run.output_dir / name
+        assert path.is_file() and path.stat().st_size > 0, f"{name} was not written"
+    saved = pd.read_csv(run.output_dir / "refinement.csv")
+    assert saved["variant"].tolist() == [row["variant"] for row in extra["refinement"]]
     assert f"{m['accuracy']:.3f}" in extra["summary"]
     shown = [line for line in run.outputs_text().splitlines() if line.startswith("course-metrics:")]
     assert json.loads(shown[0].split(":", 1)[1]) == m

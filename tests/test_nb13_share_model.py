@@ -13,9 +13,7 @@ FAKE = "hf_FakeTokenForNotebookTest0123456789"  # token-shaped, never valid
 @pytest.fixture(scope="module")
 def run():
     # A token in the environment must be found, masked, and (Hub off) lead to a dry run, never to a leak.
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("HF_TOKEN", FAKE)
-        yield execute("13")
+    return execute("13", env={"HF_TOKEN": FAKE})
 
 
 def test_results_hold_accuracy_and_card_path(run):

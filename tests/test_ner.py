@@ -105,6 +105,25 @@ def test_entity_spans_and_display():
     assert "AT&amp;T <small" in page and page.count("<mark") == 1
 
 
+def test_entity_spans_are_the_entities_seqeval_scores():
+    """On CoNLL-2003's own tags, and on predictions spoilt the ways models spoil them, the spans shown are exactly
+    the entities seqeval's metric counts: precision and recall rebuilt from the spans equal seqeval's."""
+    rows = cu.data.load_local(cu.data.TINY_DATA_DIR / "conll2003")["validation"]
+    gold = [[NAMES[t] for t in row["ner_tags"]] for row in rows]
+    rng = np.random.default_rng(0)
+    # a fifth of the tags replaced at random: stray I- tags, wrong types, entities cut or merged
+    spoilt = [[str(rng.choice(NAMES)) if rng.random() < 0.2 else t for t in tags] for tags in gold]
+    gold_spans = {(i, s) for i, tags in enumerate(gold) for s in entity_spans(tags, tags)}
+    pred_spans = {(i, s) for i, tags in enumerate(spoilt) for s in entity_spans(tags, tags)}
+    assert len(gold_spans) > 20, "the tiny slice should hold a few dozen entities"
+    hits = len(gold_spans & pred_spans)
+    scores = entity_metrics(spoilt, gold)
+    assert scores["overall_precision"] == pytest.approx(hits / len(pred_spans))
+    assert scores["overall_recall"] == pytest.approx(hits / len(gold_spans))
+    for kind in ("PER", "ORG", "LOC", "MISC"):
+        assert scores[kind]["number"] == sum(k == kind for _, (_, _, k) in gold_spans)
+
+
 def test_split_words_like_conll():
     assert split_words("The U.S. unit of Acme Corp. (the Buyer) pays $1,500.00 by 3/4/2024.") == [
         "The", "U.S.", "unit", "of", "Acme", "Corp.", "(", "the", "Buyer", ")", "pays", "$", "1,500.00", "by",

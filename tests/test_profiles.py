@@ -162,13 +162,24 @@ def test_get_profile_silences_the_pin_memory_warning_without_a_gpu(monkeypatch):
 @pytest.mark.parametrize("field, value, expected", [
     ("max_length", 0, "a whole number of at least 1"), ("batch_size", 2.5, "a whole number of at least 1"),
     ("train_size", -5, "None (the whole split) or a whole number >= 1"), ("epochs", 0, "a number above 0"),
-    ("learning_rate", 3, "a float between 0 and 1 (e.g. 5e-5)"),
+    ("learning_rate", 3, "a float between 0 and 1 (e.g. 5e-5)"), ("max_length", 1024, "at most 512 tokens (what a "
+    "BERT can embed)"), ("name", "large", "one of ['tiny', 'cpu', 'gpu']"), ("model_id", "", "a Hub model id or a "
+    "folder, e.g. 'bert-base-uncased'"), ("tiny_data", "yes", "True or False"),
 ])
 def test_profile_fields_are_checked_when_built(field, value, expected):
     import re
 
     with pytest.raises(CourseError, match=re.escape(f"Profile field {field}: expected {expected}, found {value!r}")):
         profiles.PROFILES["cpu"].with_overrides(**{field: value})
+
+
+def test_every_problem_of_a_profile_is_reported_at_once():
+    with pytest.raises(CourseError) as raised:
+        profiles.PROFILES["cpu"].with_overrides(max_length=0, batch_size="16", epochs=-1, learning_rate=5, test_size=0)
+    message = str(raised.value)
+    assert message.startswith("5 problems:\n")
+    for field in ("max_length", "batch_size", "test_size", "epochs", "learning_rate"):
+        assert f"- Profile field {field}: expected " in message and ". Fix: " in message
 
 
 def test_every_module_is_reachable_as_an_attribute():

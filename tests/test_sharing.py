@@ -10,11 +10,16 @@ FAKE = "hf_FakeTokenForTests0123456789abcd"  # token-shaped, never valid
 
 
 @pytest.fixture
-def no_tokens(monkeypatch):
-    """A clean environment: no token variables, no Colab/Kaggle, no saved login."""
-    for var in sharing.TOKEN_VARIABLES + ("KAGGLE_KERNEL_RUN_TYPE",):
+def no_tokens(monkeypatch, tmp_path):
+    """A clean environment: no token variables, no Colab/Kaggle, no saved login (huggingface_hub's token files are
+    moved to an empty folder). Returns where a saved login would be written."""
+    from huggingface_hub import constants
+
+    for var in sharing.TOKEN_VARIABLES + ("KAGGLE_KERNEL_RUN_TYPE", "HF_OIDC_RESOURCE"):
         monkeypatch.delenv(var, raising=False)
-    monkeypatch.setattr(sharing, "_cached_login_token", lambda: None)
+    monkeypatch.setattr(constants, "HF_TOKEN_PATH", str(tmp_path / "token"))
+    monkeypatch.setattr(constants, "HF_STORED_TOKENS_PATH", str(tmp_path / "stored_tokens"))
+    return tmp_path / "token"
 
 
 def card_info(**changes):
@@ -57,7 +62,7 @@ def test_fake_token_from_env_is_found_but_never_printed(no_tokens, monkeypatch, 
     assert "value" not in repr(token)
 
 
-def test_token_precedence_and_cached_login(no_tokens, monkeypatch, tmp_path):
+def test_token_precedence_and_cached_login(no_tokens, monkeypatch):
     monkeypatch.setenv("HUGGING_FACE_HUB_TOKEN", "hf_second000000")
     monkeypatch.setenv("HF_TOKEN", FAKE)
     assert sharing.find_token().value == FAKE
@@ -65,9 +70,21 @@ def test_token_precedence_and_cached_login(no_tokens, monkeypatch, tmp_path):
     assert sharing.find_token().source == "the HUGGING_FACE_HUB_TOKEN environment variable"
     monkeypatch.delenv("HUGGING_FACE_HUB_TOKEN")
     assert not sharing.find_token().found
-    monkeypatch.setattr(sharing, "_cached_login_token", lambda: "hf_saved00000000")
-    assert sharing.find_token().source == "a saved login (hf auth login / notebook_login)"
+    no_tokens.write_text("hf_saved00000000\n")  # what `hf auth login` leaves behind
+    saved = sharing.find_token()
+    assert (saved.value, saved.source) == ("hf_saved00000000", "a saved login (hf auth login / notebook_login)")
     assert not sharing.find_token(use_cached_login=False).found
+
+
+def test_find_token_asks_huggingface_hub(no_tokens, monkeypatch):
+    """The token comes from huggingface_hub.get_token (its rules, its Colab handling), then from Kaggle."""
+    monkeypatch.setattr("huggingface_hub.get_token", lambda: "hf_from_colab_secret")
+    assert (sharing.find_token().value, sharing.find_token().source) == ("hf_from_colab_secret",
+                                                                         "the Colab secret HF_TOKEN")
+    monkeypatch.setattr("huggingface_hub.get_token", lambda: None)
+    monkeypatch.setenv("KAGGLE_KERNEL_RUN_TYPE", "Interactive")
+    monkeypatch.setattr(sharing, "_kaggle_secret", lambda name: "hf_from_kaggle" if name == "HF_TOKEN" else None)
+    assert sharing.find_token().source == "the Kaggle secret HF_TOKEN"
 
 
 def test_cached_login_reads_huggingface_hub_token_file(monkeypatch, tmp_path):
@@ -124,6 +141,35 @@ def test_token_strings_in_finds_leaks(tmp_path):
 
 
 # ------------------------------------------------------------------ the card
+
+
+def test_token_pattern_matches_tokens_not_names():
+    assert sharing.TOKEN_PATTERN.search(f"token={FAKE}").group() == FAKE
+    for harmless in ("hf_transformers_version", "hf_hub_download", "hf_abcdefgh"):
+        assert sharing.TOKEN_PATTERN.search(harmless) is None, harmless
+
+
+@pytest.mark.parametrize("repo_id, valid, owned", [
+    ("bert-base-uncased", True, False), ("you/bert-course-emotion", True, True), ("you/model.v2_final", True, True),
+    ("you/a--b", False, False), ("you/model.git", False, False), ("datasets/you/x", False, False),
+    (".hidden", False, False), ("me/my model", False, False), (None, False, False), (42, False, False),
+])
+def test_repo_ids_follow_huggingface_hub(repo_id, valid, owned):
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    assert sharing.is_repo_id(repo_id) is valid
+    if isinstance(repo_id, str):
+        try:
+            validate_repo_id(repo_id)
+            hub_says = True
+        except HFValidationError:
+            hub_says = False
+        assert hub_says is valid
+    if owned:
+        sharing.check_repo_id(repo_id)
+    else:
+        with pytest.raises(CourseError, match=r"^Repository id: expected 'your-username/model-name'"):
+            sharing.check_repo_id(repo_id)
 
 
 def test_built_card_is_valid_and_round_trips(tmp_path):

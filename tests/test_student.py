@@ -1,4 +1,5 @@
-"""Student versions: stubs instead of solutions, no solution text left, and they stop at the first exercise."""
+"""Student versions (``python -m course_utils.instructor student``): stubs instead of solutions, no solution text
+left, and they stop at the first exercise."""
 
 import copy
 import re
@@ -7,9 +8,10 @@ import nbformat
 import papermill
 import pytest
 
-from course_utils import student
 from course_utils.errors import CourseError
-from course_utils.grading import locked_fingerprint
+from course_utils.instructor import __main__ as cli
+from course_utils.instructor import student
+from course_utils.instructor.stamps import locked_fingerprint
 from nbrun import NOTEBOOK_DIR
 
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
@@ -58,7 +60,7 @@ def test_region_inside_call_arguments_gets_an_expression_stub_that_raises():
     source = ('args = dict(\n    lr=1e-4,\n    ### BEGIN SOLUTION: evaluate every epoch\n'
               '    eval_strategy="epoch",\n    ### END SOLUTION\n    seed=0,\n)')
     new, tasks = student.stub_source(source)
-    assert new.splitlines()[3] == '    **cu.student.todo("evaluate every epoch"),'
+    assert new.splitlines()[3] == '    **cu.results.todo("evaluate every epoch"),'
     assert 'eval_strategy="epoch"' not in new and "seed=0," in new
     compile(new, "cell", "exec")
     with pytest.raises(NotImplementedError, match=r"^Exercise: evaluate every epoch\. Replace this line"):
@@ -118,6 +120,14 @@ def test_student_version_clears_outputs_and_records_the_exercises():
     assert out.cells[1].metadata["course_exercises"] == ["y"]
     assert all(c.outputs == [] and c.execution_count is None for c in out.cells)
     assert "papermill" not in out.metadata
+
+
+def test_command_writes_the_versions_and_lists_the_exercises(tmp_path, capsys):
+    nbformat.write(notebook(code("### BEGIN SOLUTION: add one\nx = 1 + 1\n### END SOLUTION")), tmp_path / "42_x.ipynb")
+    assert cli.main(["student", str(tmp_path / "42_x.ipynb"), "--out", str(tmp_path / "out")]) == 0
+    assert capsys.readouterr().out == f"{tmp_path / 'out' / '42_x.ipynb'}: 1 exercise(s)\n  - add one\n"
+    assert cli.main(["student", str(tmp_path / "43_missing.ipynb"), "--out", str(tmp_path / "out")]) == 2
+    assert re.match(r"Notebook .*43_missing\.ipynb: expected an existing \.ipynb file", capsys.readouterr().err)
 
 
 # ---------------------------------------------------------------- every course notebook

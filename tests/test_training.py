@@ -1,15 +1,20 @@
-"""course_utils.training: softmax, the Trainer log history as a table and a plot, classification scores."""
+"""course_utils.training: softmax, the Trainer log history as a table and a plot, classification scores, renamed
+TrainingArguments keywords, and the out-of-memory fallback."""
 
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import scipy.special
 import sklearn.metrics as skm
+import torch
+from transformers import TrainingArguments
 
 from course_utils import training
+from course_utils.errors import CourseError
 
 LOGITS = np.array([[2.0, -1.0, 0.5], [0.1, 0.2, 0.3], [-3.0, 4.0, 1.0], [1000.0, 1001.0, 999.0],
                    [0.0, 0.0, 0.0], [1.5, 1.4, -2.0]])
@@ -143,3 +148,148 @@ def test_compatible_args_fit_the_installed_transformers():
     assert args.gradient_checkpointing is True  # every version keeps this attribute (alias or the real field)
     grouped = getattr(args, "train_sampling_strategy", None) == "group_by_length" or getattr(args, "group_by_length")
     assert grouped
+
+
+# ------------------------------------------------------------------ out of memory: halve the batch, same effective batch
+
+
+class FakeTrainer:
+    """Raises ``error`` whenever the per-device batch is above ``fits``; records every batch it was built with."""
+
+    built: list[int] = []
+
+    def __init__(self, args, fits=4, error=None):
+        self.args, self.fits = args, fits
+        self.error = error or torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        FakeTrainer.built.append(args.per_device_train_batch_size)
+
+    def train(self):
+        if self.args.per_device_train_batch_size > self.fits:
+            raise self.error
+        return "done"
+
+
+@pytest.fixture
+def built():
+    FakeTrainer.built = []
+    return FakeTrainer.built
+
+
+def args(batch=32, accumulation=1):
+    return TrainingArguments(output_dir="unused", per_device_train_batch_size=batch,
+                             gradient_accumulation_steps=accumulation, report_to="none")
+
+
+@pytest.mark.parametrize("err, expected", [
+    (torch.OutOfMemoryError("CUDA out of memory."), True),
+    (torch.OutOfMemoryError("x"), True),  # torch's own type, whatever the text
+    (RuntimeError("CUDA out of memory. Tried to allocate 20.00 MiB"), True),
+    (RuntimeError("CUDA error: out of memory"), True),
+    (RuntimeError("MPS backend out of memory (MPS allocated: 9.00 GB)"), True),
+    (RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 8 bytes"), True),
+    (MemoryError(), True),
+    (RuntimeError("mat1 and mat2 shapes cannot be multiplied"), False),
+    (ValueError("out of memory"), False),
+])
+def test_is_out_of_memory(err, expected):
+    assert training.is_out_of_memory(err) is expected
+
+
+def test_is_out_of_memory_agrees_with_accelerate_where_accelerate_answers():
+    from accelerate.utils.memory import should_reduce_batch_size
+
+    for err in (RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB"),
+                RuntimeError("cuDNN error: CUDNN_STATUS_NOT_SUPPORTED. This error may appear if you passed in a "
+                             "non-contiguous input."), RuntimeError("a bug")):
+        if should_reduce_batch_size(err):
+            assert training.is_out_of_memory(err)
+
+
+def test_halve_batch_keeps_the_effective_batch():
+    smaller = training.halve_batch(args(32, 2))
+    assert (smaller.per_device_train_batch_size, smaller.gradient_accumulation_steps) == (16, 4)
+    assert training.effective_batch(smaller) == 64
+
+
+def test_halve_batch_refuses_batch_one():
+    with pytest.raises(CourseError, match=r"Out-of-memory fallback: expected a per-device batch size above 1 .* "
+                                          r"found batch size 1"):
+        training.halve_batch(args(1))
+
+
+def test_fallback_halves_until_it_fits(built, capsys):
+    trainer, used = training.train_with_oom_fallback(lambda a: FakeTrainer(a, fits=8), args(32))
+    assert built == [32, 16, 8]
+    assert (used.per_device_train_batch_size, used.gradient_accumulation_steps) == (8, 4)
+    assert trainer.args is used
+    out = capsys.readouterr().out.splitlines()
+    assert out == ["Out of memory at per-device batch 32: retrying with batch 16 x 2 accumulation steps "
+                   "(same effective batch 32).",
+                   "Out of memory at per-device batch 16: retrying with batch 8 x 4 accumulation steps "
+                   "(same effective batch 32)."]
+
+
+def test_fallback_says_when_an_odd_batch_changes_the_effective_batch(built):
+    messages = []
+    _, used = training.train_with_oom_fallback(lambda a: FakeTrainer(a, fits=1), args(6), log=messages.append)
+    assert built == [6, 3, 1]
+    assert messages[-1].endswith("(effective batch 6 -> 4: an odd batch cannot be halved exactly).")
+
+
+def test_fallback_frees_the_failed_trainer_before_the_next_try(built, monkeypatch):
+    import weakref
+
+    from accelerate.utils import memory
+
+    cleared, alive = [], []
+    clear = memory.clear_device_cache
+    monkeypatch.setattr(memory, "clear_device_cache", lambda garbage_collection=False:
+                        cleared.append(garbage_collection) or clear(garbage_collection))
+    last = None
+
+    def build(a):
+        nonlocal last
+        alive.append(last is not None and last() is not None)
+        trainer = FakeTrainer(a, fits=8)
+        last = weakref.ref(trainer)
+        return trainer
+
+    training.train_with_oom_fallback(build, args(32), log=lambda m: None)
+    assert cleared == [True, True]
+    assert alive == [False, False, False], "the model that ran out of memory must be gone before the next one"
+
+
+def test_fallback_no_oom_trains_once(built):
+    _, used = training.train_with_oom_fallback(lambda a: FakeTrainer(a, fits=64), args(32))
+    assert built == [32]
+    assert used.gradient_accumulation_steps == 1
+
+
+def test_fallback_reraises_other_errors_unchanged(built):
+    error = RuntimeError("mat1 and mat2 shapes cannot be multiplied")
+    with pytest.raises(RuntimeError, match="shapes cannot be multiplied"):
+        training.train_with_oom_fallback(lambda a: FakeTrainer(a, fits=1, error=error), args(32))
+    assert built == [32]
+
+
+def test_fallback_stops_at_the_minimum_batch(built):
+    with pytest.raises(CourseError, match=r"^Training: expected a run that fits in memory at a per-device batch of 8 "
+                                          r"or more, found out of memory at per-device batch 8 \(x 4 accumulation "
+                                          r"steps\)\. Fix: shorten max_length") as raised:
+        training.train_with_oom_fallback(lambda a: FakeTrainer(a, fits=2), args(32), min_batch_size=8,
+                                         log=lambda m: None)
+    assert built == [32, 16, 8]
+    assert isinstance(raised.value.__cause__, torch.OutOfMemoryError)
+
+
+def test_fallback_checks_the_batch_settings_first(built):
+    with pytest.raises(CourseError, match=r"^2 problems:\n- Batch settings: expected whole numbers, found "
+                                          r"per_device_train_batch_size='8', min_batch_size=1\.5\. Fix: .*\n- Batch "
+                                          r"settings: expected 1 or more, found gradient_accumulation_steps=0\."):
+        training.train_with_oom_fallback(FakeTrainer, SimpleNamespace(per_device_train_batch_size="8",
+                                                                      gradient_accumulation_steps=0),
+                                         min_batch_size=1.5)
+    with pytest.raises(CourseError, match=r"expected per_device_train_batch_size >= min_batch_size \(8\), found "
+                                          r"per_device_train_batch_size=4"):
+        training.train_with_oom_fallback(FakeTrainer, args(4), min_batch_size=8)
+    assert built == []

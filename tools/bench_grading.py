@@ -5,7 +5,7 @@
 The submissions are copies of one executed notebook (default: the tiny-profile run the tests leave in
 build/test-runs/03_text_classification/, executed first if missing), every fifth one damaged in a different way,
 so the timing covers good, failing and bad files. Reports the time of the whole command (`python -m
-course_utils.grading`, interpreter start included) and of grading alone.
+course_utils.instructor grade`, interpreter start included) and of grading alone.
 """
 
 from __future__ import annotations
@@ -68,11 +68,11 @@ def main() -> int:
         subs, out = Path(tmp) / "submissions", Path(tmp) / "grades"
         size = make_submissions(source, subs, args.count)
         started = time.perf_counter()
-        done = subprocess.run([sys.executable, "-m", "course_utils.grading", str(subs), "--out", str(out)],
+        done = subprocess.run([sys.executable, "-m", "course_utils.instructor", "grade", str(subs), "--out", str(out)],
                               cwd=ROOT, capture_output=True, text=True)
         command_s = time.perf_counter() - started
         sys.path.insert(0, str(ROOT))
-        from course_utils import grading
+        from course_utils.instructor import grading
 
         started = time.perf_counter()
         graded = grading.grade_folder(subs, out)

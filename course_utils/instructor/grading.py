@@ -1,20 +1,19 @@
 """Grade executed course notebooks from what they show, without re-running them.
 
-    python -m course_utils.grading SUBMISSIONS_DIR [--out build/grades] [--rubrics DIR] [--reference notebooks]
+    python -m course_utils.instructor grade SUBMISSIONS_DIR [--out build/grades] [--rubrics DIR] [--reference DIR]
 
 Every ``.ipynb`` under the folder (any file names, sub-folders included) is one submission. The grader works out
 which course notebook it is from its metadata, checks that it ran top to bottom without errors, that the exercises
-were written, that its deliverables (the results it wrote, its plots) are shown, that its metrics meet the rubric
-of its profile, and that it was not tampered with (locked cells, results that contradict the notebook's own
-outputs, a Hugging Face token left in it). It writes ``gradebook.csv``, ``report.md`` and one feedback file per
-submission. Only the standard library here (no torch, no transformers): a folder of 50 grades in a second or two.
+were written, that its deliverables (the results it wrote, with the metrics its rubric expects, and its plots) are
+shown, that its metrics meet the rubric of its profile, and that it was not tampered with (locked cells, results
+that contradict the notebook's own outputs, a Hugging Face token left in it). It writes ``gradebook.csv``,
+``report.md`` and one feedback file per submission. Only the standard library here (no torch, no transformers): a
+folder of 50 grades in a second or two.
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
-import hashlib
 import json
 import math
 import re
@@ -22,17 +21,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import CourseError, problem, raise_if_any
-from .results import METRICS_MARKER
+from ..errors import CourseError, problem, raise_if_any
+from ..results import METRICS_MARKER, RESULTS_HEADER, printed_metrics, printed_profiles, printed_results
+from ..sharing import TOKEN_PATTERN
+from . import REFERENCE_DIR
+from .stamps import COURSE, locked_fingerprint, locked_sources
 from .student import LOCKED_TAG, cell_source, cell_tags, stub_tasks
 
-COURSE = "bert-course"
 PROFILES = ("tiny", "cpu", "gpu")
 RUBRIC_DIR = Path(__file__).resolve().parent / "rubrics"
-REFERENCE_DIR = Path(__file__).resolve().parents[1] / "notebooks"
-TOKEN_PATTERN = re.compile(r"hf_[A-Za-z0-9]{30,}")
-RESULTS_PATTERN = re.compile(r"Wrote (?P<path>[^\n]*results\.json):\n")
-PROFILE_PATTERN = re.compile(r"^Profile: (\w+) \(", re.M)
 NOTEBOOK_NAME = re.compile(r"\d\d_\w+")  # course notebooks are NN_topic
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/svg+xml")
 HUB_ID = re.compile(r"[\w.-]+/[\w.-]+")  # a dataset's Hub id, as results.json names it ("unimelb-nlp/wikiann (en)")
@@ -46,35 +43,15 @@ DEFAULT_RUBRIC: dict[str, Any] = {
     "metrics_line": "auto",
     "points": {"all_executed": 1, "in_order": 1, "no_errors": 1, "exercises_done": 3, "results_shown": 2,
                "evaluation_shown": 1, "plots": 1},
+    # {name: {optional "min", "max"}}: metrics results.json must report, as numbers in the range a correct run gives
+    # (the thresholds' metrics are expected too; with none expected, any non-empty metrics will do)
+    "metrics": {},
     # [{"metric", "min" and/or "max" (numbers) and/or "above" (another metric it must beat), "profiles", "points",
     #   optional "datasets": Hub ids the bar is for, when a notebook's data differs online and offline}]
     "thresholds": [],
     "integrity_zeroes_score": True,  # a failed integrity check sets the score to 0 until an instructor reviews it
 }
 RUBRIC_KEYS = set(DEFAULT_RUBRIC) | {"notebook", "about"}
-
-
-# ---------------------------------------------------------------- fingerprints of the locked cells
-
-
-def normalized(source: str) -> str:
-    """A cell source with trailing spaces and surrounding blank lines removed (editors add and drop those)."""
-    return "\n".join(line.rstrip() for line in source.strip("\n").splitlines()).strip("\n")
-
-
-def locked_sources(nb: dict[str, Any]) -> list[str]:
-    """The normalized sources of the cells tagged ``locked``, in order."""
-    return [normalized(cell_source(c)) for c in nb.get("cells", []) if LOCKED_TAG in cell_tags(c)]
-
-
-def locked_fingerprint(nb: dict[str, Any]) -> str:
-    """sha256 of the locked cells' normalized sources: changes when a locked cell is edited, removed or untagged."""
-    return hashlib.sha256("\n\x1e\n".join(locked_sources(nb)).encode()).hexdigest()
-
-
-def course_stamp(nb: dict[str, Any], notebook: str) -> dict[str, str]:
-    """What ``tools/stamp_notebooks.py`` writes into ``nb.metadata["course"]``."""
-    return {"course": COURSE, "notebook": notebook, "locked_fingerprint": locked_fingerprint(nb)}
 
 
 # ---------------------------------------------------------------- rubrics
@@ -93,6 +70,7 @@ def rubric_problems(rubric: dict[str, Any], where: str) -> list[str]:
         if name not in POINT_CHECKS or not isinstance(points, (int, float)) or points < 0:
             found.append(problem(f"{where}: points[{name!r}]", f"a check in {list(POINT_CHECKS)} with points >= 0",
                                  repr(points), "fix the name or the number"))
+    found += _metrics_problems(rubric.get("metrics", {}), where)
     for i, item in enumerate(rubric.get("thresholds", [])):
         bounds = [item.get(k) for k in ("min", "max") if k in item]
         if (not isinstance(item.get("metric"), str) or not (bounds or "above" in item)
@@ -106,6 +84,19 @@ def rubric_problems(rubric: dict[str, Any], where: str) -> list[str]:
                                  f'{{"metric": name, "min" and/or "max": number (or "above": another metric), '
                                  f'"profiles": subset of {list(PROFILES)}, "points": number, optional "datasets": '
                                  f'[Hub ids such as "owner/name"]}}', json.dumps(item), "fix that entry"))
+    return found
+
+
+def _metrics_problems(metrics: Any, where: str) -> list[str]:
+    expected = '{"name": {"min": number, "max": number}, ...} (both optional, min <= max)'
+    if not isinstance(metrics, dict):
+        return [problem(f"{where}: metrics", expected, json.dumps(metrics), "fix the value")]
+    found = []
+    for name, bounds in metrics.items():
+        numbers = isinstance(bounds, dict) and set(bounds) <= {"min", "max"} and all(
+            isinstance(b, (int, float)) and not isinstance(b, bool) for b in bounds.values())
+        if not numbers or bounds.get("min", -math.inf) > bounds.get("max", math.inf):
+            found.append(problem(f"{where}: metrics[{name!r}]", expected, json.dumps(bounds), "fix that entry"))
     return found
 
 
@@ -141,7 +132,7 @@ def load_rubric(notebook: str, rubric_dir: Path | None = None) -> dict[str, Any]
 class Context:
     """Where rubrics and reference notebooks come from, with what was already read (one read per notebook)."""
 
-    rubric_dir: Path | None = None  # None: the rubrics shipped in course_utils/rubrics
+    rubric_dir: Path | None = None  # None: the rubrics shipped in course_utils/instructor/rubrics
     reference_dir: Path | None = REFERENCE_DIR  # the reference notebooks, to compare locked cells with
     rubrics: dict[str, dict[str, Any]] = field(default_factory=dict)
     references: dict[str, dict[str, Any] | None] = field(default_factory=dict)
@@ -199,6 +190,13 @@ class Graded:
         """Ids of the checks that failed."""
         return [c.id for c in self.checks if c.passed is False]
 
+    def check(self, check_id: str) -> Check:
+        """The check with id ``check_id`` (e.g. "results_shown", "metric:accuracy")."""
+        found = [c for c in self.checks if c.id == check_id]
+        if not found:
+            raise KeyError(f"{self.file} has no check {check_id!r}; it has {[c.id for c in self.checks]}")
+        return found[0]
+
     @property
     def integrity_ok(self) -> bool:
         return not any(c.integrity and c.passed is False for c in self.checks)
@@ -249,16 +247,8 @@ def find_results(nb: dict[str, Any]) -> tuple[dict[str, Any] | None, int | None]
     A locked cell's print wins over one from any other cell, so a results block pasted into a cell of one's own
     is never taken for the deliverable.
     """
-    found = []
-    for index, cell in code_cells(nb):
-        text = stdout(cell)
-        for match in RESULTS_PATTERN.finditer(text):
-            try:
-                results, _ = json.JSONDecoder().raw_decode(text, match.end())
-            except json.JSONDecodeError:
-                continue
-            if isinstance(results, dict):
-                found.append((LOCKED_TAG in cell_tags(cell), index, results))
+    found = [(LOCKED_TAG in cell_tags(cell), index, results)
+             for index, cell in code_cells(nb) for results in printed_results(stdout(cell))]
     if not found:
         return None, None
     _, index, results = max(found, key=lambda f: (f[0], f[1]))
@@ -267,20 +257,13 @@ def find_results(nb: dict[str, Any]) -> tuple[dict[str, Any] | None, int | None]
 
 def metric_lines(nb: dict[str, Any]) -> list[tuple[int, bool, dict[str, Any]]]:
     """Every ``course-metrics: {...}`` line printed: (cell position, cell is locked, metrics)."""
-    lines = []
-    for index, cell in code_cells(nb):
-        for line in stdout(cell).splitlines():
-            if line.startswith(METRICS_MARKER):
-                try:
-                    lines.append((index, LOCKED_TAG in cell_tags(cell), json.loads(line[len(METRICS_MARKER):])))
-                except json.JSONDecodeError:
-                    continue
-    return lines
+    return [(index, LOCKED_TAG in cell_tags(cell), metrics)
+            for index, cell in code_cells(nb) for metrics in printed_metrics(stdout(cell))]
 
 
-def printed_profiles(nb: dict[str, Any]) -> list[str]:
+def announced_profiles(nb: dict[str, Any]) -> list[str]:
     """The profiles ``cu.profiles.get_profile`` announced (``Profile: cpu (...)``)."""
-    return [m for _, cell in code_cells(nb) for m in PROFILE_PATTERN.findall(stdout(cell))]
+    return [name for _, cell in code_cells(nb) for name in printed_profiles(stdout(cell))]
 
 
 def images(nb: dict[str, Any]) -> int:
@@ -323,14 +306,43 @@ def check_exercises(nb: dict[str, Any]) -> Check:
     return Check("exercises_done", "exercises written (no stub left)", not open_tasks, evidence)
 
 
-def check_results_shown(results: dict[str, Any] | None, cell: int | None) -> Check:
+def expected_metrics(rubric: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """The metrics results.json must report, each with its range: the rubric's ``metrics``, and every metric its
+    thresholds name (a bar needs a number to compare)."""
+    named = {n: {} for item in rubric["thresholds"] for n in (item["metric"], item.get("above")) if n}
+    return {**named, **rubric["metrics"]}
+
+
+def _metric_problem(name: str, metrics: dict[str, Any], bounds: dict[str, float]) -> str | None:
+    if name not in metrics:
+        return f"no {name!r} in its metrics"
+    value = metrics[name]
+    if value is None:
+        return f"{name} is null (NaN or infinite when it was written)"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return f"{name} = {value!r} is not a number"
+    low, high = bounds.get("min", -math.inf), bounds.get("max", math.inf)
+    return None if low <= value <= high else f"{name} = {value:.4g} is outside [{low:g}, {high:g}]"
+
+
+def check_results_shown(results: dict[str, Any] | None, cell: int | None, rubric: dict[str, Any]) -> Check:
+    """The deliverables cell printed results.json, holding every metric the rubric expects as a number in range."""
+    label = "results shown by the deliverables cell"
     if results is None:
-        return Check("results_shown", "results shown by the deliverables cell", False,
-                     "no output shows `Wrote .../results.json:` followed by the results: run the last cell")
+        header = RESULTS_HEADER.format(path=".../results.json")
+        return Check("results_shown", label, False, f"no output shows `{header}` followed by the results: run the "
+                                                    "last cell")
+    shown = f"cell {cell} shows results.json"
     missing = [k for k in ("notebook", "profile", "metrics") if k not in results]
-    evidence = f"cell {cell} shows results.json" + (f" but it lacks {missing}" if missing else
-                                                    f" with metrics {sorted(results['metrics'])}")
-    return Check("results_shown", "results shown by the deliverables cell", not missing, evidence)
+    metrics = results.get("metrics")
+    if missing or not isinstance(metrics, dict):
+        return Check("results_shown", label, False, f"{shown} but it lacks {missing or ['a metrics object']}")
+    expected = expected_metrics(rubric)
+    problems = [p for name, bounds in expected.items() if (p := _metric_problem(name, metrics, bounds))]
+    if problems or not metrics:
+        return Check("results_shown", label, False, f"{shown} but {'; '.join(problems) or 'its metrics are empty'}")
+    values = ", ".join(f"{n} = {metrics[n]:.4g}" for n in expected) if expected else f"metrics {sorted(metrics)}"
+    return Check("results_shown", label, True, f"{shown} with {values}")
 
 
 def requires_metrics_line(rubric: dict[str, Any], reference: dict[str, Any] | None) -> bool:
@@ -438,7 +450,7 @@ def check_consistent(nb: dict[str, Any], name: str, results: dict[str, Any] | No
     problems = []
     if results.get("notebook") != name:
         problems.append(f"results say notebook {results.get('notebook')!r}, the notebook is {name!r}")
-    printed = set(printed_profiles(nb))
+    printed = set(announced_profiles(nb))
     if printed and results.get("profile") not in printed:
         problems.append(f"results say profile {results.get('profile')!r}, the notebook printed {sorted(printed)}")
     lines = metric_lines(nb)
@@ -506,10 +518,10 @@ def grade_notebook(nb: dict[str, Any], raw: str, file: str, name: str, how: str,
     """Run every check on one parsed submission of course notebook ``name``."""
     rubric, reference = context.rubric(name), context.reference(name)
     results, results_cell = find_results(nb)
-    printed = printed_profiles(nb)
+    printed = announced_profiles(nb)
     profile = (results or {}).get("profile") or (printed[-1] if printed else None)
     checks = [check_all_executed(nb), check_in_order(nb), check_no_errors(nb), check_exercises(nb),
-              check_results_shown(results, results_cell),
+              check_results_shown(results, results_cell, rubric),
               check_evaluation_shown(nb, requires_metrics_line(rubric, reference)), check_plots(nb, rubric)]
     for check in checks:
         check.possible = float(rubric["points"].get(check.id, 0))
@@ -595,7 +607,8 @@ FIXES = {  # what a student does about a failed check
     "in_order": "restart the kernel and run every cell from the top, so the outputs come from one clean run",
     "no_errors": "fix the cell that fails, then run the whole notebook again",
     "exercises_done": "write your code where a `# TODO` stub still raises NotImplementedError",
-    "results_shown": "run the last cell (it writes and prints results.json) and keep its output",
+    "results_shown": "run the notebook from the top to its last cell, which writes and prints results.json with the "
+                     "metrics the assignment asks for, and keep its output",
     "evaluation_shown": "run the evaluation cell and keep its output",
     "plots": "run the cells that draw the plots and keep their outputs",
     "metric": "look at the evidence: train as the notebook says, in the profile you were asked to use",
@@ -669,26 +682,3 @@ def write_report(graded: list[Graded], path: Path, folder: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines))
 
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Grade a folder of executed bert-course notebooks.")
-    parser.add_argument("submissions", type=Path, help="folder holding the students' executed .ipynb files")
-    parser.add_argument("--out", type=Path, default=Path("build/grades"), help="where the grades go")
-    parser.add_argument("--rubrics", type=Path, default=None, help="folder of NN_name.json rubrics (default: shipped)")
-    parser.add_argument("--reference", type=Path, default=REFERENCE_DIR,
-                        help="folder of the reference notebooks, to compare locked cells with")
-    args = parser.parse_args(argv)
-    try:
-        graded = grade_folder(args.submissions, args.out, args.rubrics, args.reference)
-    except CourseError as error:
-        print(error)
-        return 2
-    statuses = {s: sum(g.status == s for g in graded) for s in ("complete", "incomplete", "review", "invalid")}
-    print(f"Graded {len(graded)} file(s): " + ", ".join(f"{n} {s}" for s, n in statuses.items()))
-    print(f"Report: {args.out / 'report.md'}  Gradebook: {args.out / 'gradebook.csv'}  "
-          f"Feedback: {args.out / 'feedback'}/")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -5,34 +5,33 @@ In a reference notebook the part a student writes sits between ``### BEGIN SOLUT
 ``student_version`` replaces each such part with a stub that raises ``NotImplementedError`` and clears every
 output, so a student version runs up to its first exercise and stops there with a message saying what to write.
 
-    python -m course_utils.student notebooks/[0-9][0-9]_*.ipynb --out build/student
+    python -m course_utils.instructor student [notebooks/NN_x.ipynb ...] [--out build/student]
 
 Only json/nbformat here: no torch, so ``make student`` takes a second.
 """
 
 from __future__ import annotations
 
-import argparse
 import ast
 import copy
 import re
 from pathlib import Path
 from typing import Any
 
-from .errors import CourseError, problem, raise_if_any
+from ..errors import CourseError, problem, raise_if_any
+from ..results import EXERCISE_PREFIX, EXERCISE_SUFFIX
 
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
 SOLUTION_TAG = "solution"
 LOCKED_TAG = "locked"
-STUB_PREFIX = "Exercise: "  # every stub raises NotImplementedError("Exercise: ..."); the grader looks for it
-STUB_SUFFIX = ". Replace this line with your code."
 # the two stub forms stub_lines writes, as the grader finds them in a submission (group "task": the task)
 _TASK = r"(?P<task>(?:(?!(?P=q))[^\\]|\\.)*?)"  # up to the closing quote, escaped quotes included
 STUB_PATTERNS = (
-    re.compile(r"raise\s+NotImplementedError\(\s*(?P<q>[\"'])" + re.escape(STUB_PREFIX) + _TASK
-               + "(?:" + re.escape(STUB_SUFFIX) + r")?(?P=q)"),
-    re.compile(r"student\.todo\(\s*(?P<q>[\"'])" + _TASK + r"(?P=q)"),
+    re.compile(r"raise\s+NotImplementedError\(\s*(?P<q>[\"'])" + re.escape(EXERCISE_PREFIX) + _TASK
+               + "(?:" + re.escape(EXERCISE_SUFFIX) + r")?(?P=q)"),
+    # student versions handed out before the instructor tools moved call cu.student.todo
+    re.compile(r"(?:results|student)\.todo\(\s*(?P<q>[\"'])" + _TASK + r"(?P=q)"),
 )
 DEFAULT_TASK = "write the code for this step"
 _BEGIN_LINE = re.compile(r"^(?P<indent>[ \t]*)" + re.escape(BEGIN) + r"\s*:?\s*(?P<task>.*?)\s*$")
@@ -48,11 +47,6 @@ def cell_source(cell: dict[str, Any]) -> str:
 def cell_tags(cell: dict[str, Any]) -> list[str]:
     """A cell's tags (empty when it has none)."""
     return list(cell.get("metadata", {}).get("tags", []) or [])
-
-
-def todo(task: str) -> None:
-    """Stand in for a student's code where a statement cannot (inside a call's arguments): raise at once."""
-    raise NotImplementedError(f"{STUB_PREFIX}{task}{STUB_SUFFIX}")
 
 
 def _literal(text: str) -> str:
@@ -72,16 +66,16 @@ def stub_lines(task: str, indent: str = "", form: str = "statement") -> list[str
     """The lines that replace a solution: a TODO comment, then what stops the notebook there.
 
     ``form`` is "statement" (a raise), or "kwargs"/"args" for a solution inside a call's argument list, where only
-    an expression fits: ``**cu.student.todo(...)`` raises as soon as the call's arguments are evaluated.
+    an expression fits: ``**cu.results.todo(...)`` raises as soon as the call's arguments are evaluated.
 
     >>> print("\\n".join(stub_lines("tokenize the batch", "    ")))
         # TODO: tokenize the batch
         raise NotImplementedError("Exercise: tokenize the batch. Replace this line with your code.")
     """
     if form == "statement":
-        stop = f"raise NotImplementedError({_literal(STUB_PREFIX + task + STUB_SUFFIX)})"
+        stop = f"raise NotImplementedError({_literal(EXERCISE_PREFIX + task + EXERCISE_SUFFIX)})"
     else:
-        stop = f"{'**' if form == 'kwargs' else '*'}cu.student.todo({_literal(task)}),"
+        stop = f"{'**' if form == 'kwargs' else '*'}cu.results.todo({_literal(task)}),"
     return [f"{indent}# TODO: {task}", f"{indent}{stop}"]
 
 
@@ -251,17 +245,3 @@ def write_student_versions(paths: list[Path], out_dir: Path) -> dict[Path, list[
         nbformat.write(nbformat.from_dict(version), target)
     return {target: exercises for target, (_, exercises) in versions.items()}
 
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Write student versions of the course notebooks.")
-    parser.add_argument("notebooks", nargs="*", type=Path, help="reference notebooks (default: notebooks/NN_*.ipynb)")
-    parser.add_argument("--out", type=Path, default=Path("build/student"), help="folder for the student versions")
-    args = parser.parse_args(argv)
-    paths = args.notebooks or sorted(Path("notebooks").glob("[0-9][0-9]_*.ipynb"))
-    for target, exercises in write_student_versions(paths, args.out).items():
-        print(f"{target}: {len(exercises)} exercise(s)" + "".join(f"\n  - {task}" for task in exercises))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
