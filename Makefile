@@ -14,7 +14,7 @@ PYTEST_WORKERS ?= 2
 export COURSE_DATA_DIR ?= $(abspath ../shared/data)
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install run test test-core test-standins test-colab test-floors unit notebooks nbval lab student grade stamp clean
+.PHONY: install run bench test test-core test-standins test-colab test-floors unit notebooks nbval lab student grade stamp clean
 
 install: $(VENV)/.installed
 
@@ -31,6 +31,10 @@ $(VENV)/.installed: pyproject.toml tools/constraints.txt
 
 run: install  ## execute every notebook in the automatic profile; results in build/
 	$(PY) tools/run_course.py --profile $(PROFILE) $(NOTEBOOKS)
+
+# A measurement, not a test: ~15-20 min on 2 cores, build/bench/report.md. make bench BENCH_ARGS=--quick: 1-2 min.
+bench: install  ## benchmark the recipes, inference and CPU settings on this machine -> build/bench/
+	$(PY) tools/bench.py $(BENCH_ARGS)
 
 test: test-core test-standins test-colab  ## everything CI runs
 

@@ -28,6 +28,9 @@ from typing import Any, Sequence
 from .errors import CourseError, problem
 
 VERDICTS = ("diverging", "too few steps to tell", "underfitting", "overfitting", "healthy")
+# The overfitting rule also wants the validation loss 0.02 above its best in absolute terms: on a few dozen
+# validation sentences a relative rise alone fires on noise.
+OVERFIT_MIN_ABS_RISE = 0.02
 
 
 @dataclass
@@ -129,6 +132,34 @@ def diagnose(log_history: Sequence[dict], *, metric: str = "eval_accuracy", n_cl
     return Diagnosis("healthy", ev, [note], _suggest("healthy", train_size))
 
 
+def rules() -> list[dict[str, Any]]:
+    """``diagnose``'s rules in the order it tries them, with the default thresholds it applies (one row per test).
+
+    The thresholds come from ``diagnose``'s signature and this module's constants, so the table cannot drift from
+    the code. The first rule that fires gives the verdict; none firing means "healthy".
+    """
+    import inspect
+
+    d = {name: p.default for name, p in inspect.signature(diagnose).parameters.items()
+         if p.default is not inspect.Parameter.empty}
+    rows = [
+        ("diverging", "a logged loss or gradient norm is NaN or inf", "-", None),
+        ("too few steps to tell", "fewer than min_points training losses were logged", "min_points",
+         d["min_points"]),
+        ("diverging", "train_loss_end > train_loss_start x (1 + diverge_rise)", "diverge_rise", d["diverge_rise"]),
+        ("diverging", "train_loss_max > train_loss_start x spike_factor", "spike_factor", d["spike_factor"]),
+        ("underfitting", "(train_loss_start - train_loss_end) / train_loss_start < underfit_drop", "underfit_drop",
+         d["underfit_drop"]),
+        ("overfitting", "eval_loss_last > eval_loss_best x (1 + overfit_rise), 3+ evaluations, the best not the "
+         "last, training loss still falling", "overfit_rise", d["overfit_rise"]),
+        ("overfitting", "... and also eval_loss_last - eval_loss_best > OVERFIT_MIN_ABS_RISE",
+         "OVERFIT_MIN_ABS_RISE", OVERFIT_MIN_ABS_RISE),
+        ("healthy", "no rule above fired", "-", None),
+    ]
+    return [{"order": i, "verdict": verdict, "fires when": test, "threshold": name, "default": value}
+            for i, (verdict, test, name, value) in enumerate(rows, start=1)]
+
+
 def _nonfinite(train, evals, ev, **_) -> tuple[str, str] | None:
     bad = [s for s, v in train + evals if not math.isfinite(v)]
     if bad or ev.get("grad_norm_max", 0.0) is None:
@@ -170,7 +201,7 @@ def _overfit(train, evals, ev, *, overfit_rise, **_) -> tuple[str, str] | None:
     ev["eval_loss_rise"] = round(rise, 4)
     at_best = [v for s, v in train if s <= best_step]
     still_falling = not at_best or ev["train_loss_end"] < at_best[-1]
-    if best_step < evals[-1][0] and rise > overfit_rise and last - best > 0.02 and still_falling:
+    if best_step < evals[-1][0] and rise > overfit_rise and last - best > OVERFIT_MIN_ABS_RISE and still_falling:
         return "overfitting", (f"the validation loss rose {rise:.1%} above its best ({best:.4g} at step {best_step} "
                                f"-> {last:.4g}) while the training loss kept falling (to {ev['train_loss_end']:.4g})")
     return None

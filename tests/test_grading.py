@@ -503,3 +503,82 @@ def test_student_version_written_and_run_by_a_student_grades_complete(tmp_path, 
     g, = grading.grade_folder(tmp_path / "subs", tmp_path / "grades", reference_dir=NOTEBOOK_DIR)
     assert (g.notebook, g.status, g.failed()) == ("03_text_classification", "complete", [])
     assert g.check("exercises_done").evidence == f"no exercise stub left ({len(exercises)} exercises written)"
+
+
+# ---------------------------------------------------------------- written analysis (issue 12)
+
+ANALYSIS_TEMPLATE = ("## Your analysis\n*Write this yourself; it is graded.*\n\n"
+                     "**Application and impact.** [write here: who would use it, and what a mistake costs]\n\n"
+                     "**One improvement.** [write here: one change, and the number that says it would help]")
+WRITTEN = ("## Your analysis\n*Write this yourself; it is graded.*\n\n"
+           "**Application and impact.** A support lead would let the router pre-fill the queue; at 0.91 macro F1 "
+           "about one ticket in eleven still needs a hand-off, which costs a day.\n\n"
+           "**One improvement.** Relabel the 18 reviewed tickets and train from the domain-adapted encoder: the "
+           "perplexity drop says it learned the domain.")
+
+
+def with_analysis(text, cell_id="analysis-1"):
+    nb = tiny_submission({"acc": 0.5}, {"acc": 0.5})
+    nb["cells"].insert(2, {"cell_type": "markdown", "id": cell_id, "metadata": {"tags": ["analysis"]},
+                           "source": text})
+    return nb
+
+
+@pytest.mark.parametrize("text, passed, evidence", [
+    (ANALYSIS_TEMPLATE, False, r"cell 3 \(`## Your analysis`\) still holds the template: replace every "
+                               r"`\[write here: \.\.\.\]`"),
+    (ANALYSIS_TEMPLATE.replace("[write here: who would use it, and what a mistake costs]", "Useful."), False,
+     r"still holds the template"),  # one prompt answered, the other not
+    (WRITTEN, True, r"1 analysis cell\(s\) written \(25\+ words of your own each\)"),
+])
+def test_analysis_must_be_written_not_the_template(tmp_path, text, passed, evidence):
+    g = grade(with_analysis(text), tmp_path, {"analysis": 1, "points": {"analysis_written": 3}})
+    check = g.check("analysis_written")
+    assert check.passed is passed and re.search(evidence, check.evidence), check.evidence
+    assert check.possible == 3 and g.failed() == ([] if passed else ["analysis_written"])
+    assert g.score == (g.possible if passed else g.possible - 3)
+
+
+def test_analysis_counts_only_the_students_own_words_against_the_reference(tmp_path):
+    """Placeholders deleted but nothing written: the reference's template lines do not count as the student's."""
+    (tmp_path / "ref").mkdir()
+    (tmp_path / "ref" / "99_demo.ipynb").write_text(json.dumps(with_analysis(ANALYSIS_TEMPLATE)))
+    emptied = ANALYSIS_TEMPLATE.replace(" [write here: who would use it, and what a mistake costs]", " Support.")
+    emptied = emptied.replace(" [write here: one change, and the number that says it would help]", " More data.")
+    (tmp_path / "rubrics").mkdir()
+    (tmp_path / "rubrics" / "99_demo.json").write_text(json.dumps({"analysis": 1}))
+    for text, passed, evidence in [(emptied, False, "has 8 word(s) of your own, 25 needed"),
+                                   (WRITTEN, True, "1 analysis cell(s) written")]:
+        (tmp_path / "s.ipynb").write_text(json.dumps(with_analysis(text)))
+        g = grading.grade_file(tmp_path / "s.ipynb", context=grading.Context(tmp_path / "rubrics", tmp_path / "ref"))
+        check = g.check("analysis_written")
+        assert check.passed is passed and evidence in check.evidence, check.evidence
+
+
+def test_a_missing_analysis_cell_fails_and_is_not_required_by_default(tmp_path):
+    g = grade(tiny_submission({"acc": 0.5}, {"acc": 0.5}), tmp_path, {"analysis": 1})
+    assert g.failed() == ["analysis_written"]
+    assert "0 Markdown cell(s) tagged `analysis`, 1 expected" in g.check("analysis_written").evidence
+    assert "write your analysis in the Markdown cell(s) tagged `analysis`" in grading.feedback_text(g)
+    (tmp_path / "default").mkdir()
+    default = grade(with_analysis(ANALYSIS_TEMPLATE), tmp_path / "default")
+    assert default.check("analysis_written").passed is None and default.status == "complete"
+    with pytest.raises(CourseError, match=r"analysis: expected a whole number >= 0, found 'yes'"):
+        grade(tiny_submission({}, {}), tmp_path, {"analysis": "yes"})
+
+
+@pytest.mark.parametrize("prefix", ["06", "08", "10"])
+def test_shipped_analysis_templates_fail_until_written(prefix):
+    """The course's own 06, 08 and 10 hold the analysis cells their rubrics ask for, as templates that fail."""
+    nb = json.loads(notebook_path(prefix).read_text())
+    rubric = grading.load_rubric(nb["metadata"]["course"]["notebook"])
+    assert rubric["analysis"] >= 1 and rubric["points"]["analysis_written"] > 0
+    assert len(grading.analysis_cells(nb)) == rubric["analysis"]
+    check = grading.check_analysis(nb, rubric, nb)
+    assert check.passed is False and "still holds the template" in check.evidence
+    written = copy.deepcopy(nb)
+    for _, cell in grading.analysis_cells(written):
+        cell["source"] = grading.PLACEHOLDER.sub("the model reached 0.83 accuracy on 500 test reviews, which is "
+                                                 "about what this profile's small model and data allow", 
+                                                 student.cell_source(cell))
+    assert grading.check_analysis(written, rubric, nb).passed is True

@@ -65,6 +65,16 @@ def test_shows_metrics_plots_and_tokens(run):
     assert len(images) >= 3, "label balance, word lengths and AG News plots must be shown"
 
 
+def test_offline_the_plain_hub_call_is_skipped_and_said_so(run):
+    text = run.outputs_text()
+    assert 'the call: datasets.load_dataset(\'stanfordnlp/imdb\')' in text
+    assert "Skipping the Hub call: the Hub cannot be reached (HF_HUB_OFFLINE=1 is set). The next cell reads the " \
+           "course's local copy instead." in text
+    nb = nbformat.read(notebook_path("01"), as_version=4)
+    assert any("hub_copy = load_dataset(spec.hub_id, spec.config" in c.source for c in nb.cells
+               if c.cell_type == "code"), "the plain load_dataset call must be code, not only Markdown"
+
+
 def test_committed_notebook_shape():
     nb = nbformat.read(notebook_path("01"), as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]

@@ -20,6 +20,9 @@ def test_results_hold_test_metrics(run):
     assert m["log_loss"] > 0
     extra = run.results["extra"]
     assert extra["test_size"] == 32 and extra["train_size"] == 32 and extra["validation_size"] == 16
+    # the set-up the exercise's check accepted: evaluate and save together, best by accuracy, v5's processing_class
+    assert extra["setup"] == {"eval_strategy": "steps", "save_strategy": "steps", "metric_for_best_model": "accuracy",
+                              "load_best_model_at_end": True, "processing_class": "BertTokenizer"}
 
 
 def test_printed_metrics_match_results(run):

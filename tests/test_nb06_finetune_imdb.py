@@ -9,7 +9,7 @@ pytestmark = pytest.mark.notebook
 
 def test_finetune_imdb_notebook_trains_saves_and_logs():
     run = execute("06")
-    check_common(run, ["accuracy", "f1_macro", "log_loss", "train_runtime_s"])
+    check_common(run, ["accuracy", "f1_macro", "log_loss", "train_runtime_s", "train_accuracy"])
     m, extra = run.results["metrics"], run.results["extra"]
     assert 0.0 <= m["accuracy"] <= 1.0 and 0.0 <= m["f1_macro"] <= 1.0 and m["log_loss"] > 0
     assert m["test_reviews"] == 32  # the whole tiny test slice
@@ -22,10 +22,18 @@ def test_finetune_imdb_notebook_trains_saves_and_logs():
     config = json.loads((model_dir / "config.json").read_text())
     assert config["id2label"] == {"0": "neg", "1": "pos"}
     records = [json.loads(line) for line in (model_dir / "training_log.jsonl").read_text().splitlines()]
-    evals = [r for r in records if r.get("eval_accuracy") is not None]
+    evals = [r for r in records if r.get("eval_validation_accuracy") is not None]
     assert len(evals) >= 2, "the log should hold several evaluations"
-    assert all(0.0 <= r["eval_accuracy"] <= 1.0 for r in evals)
-    assert extra["best_eval_accuracy"] == max(r["eval_accuracy"] for r in evals)
+    assert all(0.0 <= r["eval_validation_accuracy"] <= 1.0 for r in evals)
+    assert extra["best_eval_accuracy"] == max(r["eval_validation_accuracy"] for r in evals)
+    # training accuracy on a fixed sample of training reviews, at every evaluation (the overfitting curve)
+    assert all(0.0 <= r["eval_train_accuracy"] <= 1.0 and r["eval_train_loss"] > 0 for r in evals)
+    assert hyper["train_eval_reviews"] == hyper["validation_reviews"] == 16 and hyper["seed"] == 42
+    best = next(r for r in evals if r["eval_validation_accuracy"] == extra["best_eval_accuracy"])
+    assert m["train_accuracy"] == best["eval_train_accuracy"], "train_accuracy is the kept checkpoint's"
+    assert extra["final_train_accuracy"] == evals[-1]["eval_train_accuracy"]
+    assert extra["final_validation_accuracy"] == evals[-1]["eval_validation_accuracy"]
+    assert extra["overfit_gap"] == pytest.approx(extra["final_train_accuracy"] - extra["final_validation_accuracy"])
     assert not (run.output_dir / "checkpoints").exists(), "checkpoints should be removed after saving"
     text = run.outputs_text()
     assert "course-metrics:" in text and "id2label: {0: 'neg', 1: 'pos'}" in text
@@ -33,3 +41,6 @@ def test_finetune_imdb_notebook_trains_saves_and_logs():
                        for o in c.get("outputs", []))
     assert f"labels **{m['accuracy']:.1%}**" in analysis  # the analysis quotes the run's own numbers
     assert f"best of\n{extra['best_eval_accuracy']:.1%}" in analysis
+    assert f"scores {m['train_accuracy']:.1%}" in analysis and "overfitting" in analysis
+    curves = [o for c in run.notebook.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
+    assert len(curves) >= 2, "the length histogram and the training/validation curves must be shown"

@@ -6,17 +6,17 @@ from nbrun import check_common, execute
 pytestmark = pytest.mark.notebook
 
 CASES = {"overfitting": "overfitting", "underfitting": "underfitting", "diverging": "diverging",
-         "preprocessing_bug": "underfitting"}
+         "preprocessing_bug": "underfitting", "tokenization_bug": "healthy"}
 
 
 def test_debugging_lab_records_every_case_with_its_verdict():
     run = execute("07")
-    short = ["overfit", "underfit", "diverge", "bug"]
+    short = ["overfit", "underfit", "diverge", "bug", "tokenization"]
     check_common(run, ["accuracy", "verdicts_matched", "cases", "speedup_efficient_vs_naive"]
                  + [f"{k}_{when}_accuracy" for k in short for when in ("before", "after")])
     m, extra = run.results["metrics"], run.results["extra"]
     cases = extra["cases"]
-    assert set(cases) == set(CASES) and m["cases"] == 4
+    assert set(cases) == set(CASES) and m["cases"] == 5
     for name, case in cases.items():
         assert case["expected_verdict"] == CASES[name]
         assert case["verdict"] in VERDICTS and case["verdict"] == case["before"]["verdict"]
@@ -41,4 +41,11 @@ def test_debugging_lab_records_every_case_with_its_verdict():
     text = run.outputs_text()
     assert "The verdicts below may not match" in text
     assert "Out of memory at per-device batch 32: retrying with batch 16 x 2" in text
-    assert f"diagnose matched {int(m['verdicts_matched'])} of 4 planted failures" in text
+    assert f"diagnose matched {int(m['verdicts_matched'])} of 5 planted failures" in text
+    # the tokenization bug: inputs cut to 4 word pieces, shown decoded; its "after" is the sound recipe
+    tok = cases["tokenization_bug"]
+    assert tok["planted"] == "max_length=6 instead of 64: sentences cut to 4 word pieces"
+    assert tok["after"]["accuracy"] == m["accuracy"] == m["tokenization_after_accuracy"]
+    assert "model sees: " in text and "test sentences cut at max_length=6: " in text
+    # diagnose's rules are shown as a table read from the module
+    assert "underfit_drop" in text and "OVERFIT_MIN_ABS_RISE" in text

@@ -68,3 +68,18 @@ def test_printed_metrics_match_results(run):
     line = next(l for l in run.outputs_text().splitlines() if l.startswith("course-metrics:"))
     printed = json.loads(line.split(":", 1)[1])
     assert printed == pytest.approx({k: run.results["metrics"][k] for k in ("accuracy", "f1_macro")})
+
+
+def test_card_and_push_are_visible_code_and_the_card_check_passes(run):
+    import nbformat
+
+    from nbrun import notebook_path
+
+    text = run.outputs_text()
+    assert "Card check passed: license apache-2.0, base_model tiny-random-bert, datasets ['dair-ai/emotion'], " \
+           "2 test metrics, all equal to this run's" in text
+    code = "\n".join(c.source for c in nbformat.read(notebook_path("13"), as_version=4).cells if c.cell_type == "code")
+    for visible in ("ModelCardData(", "EvalResult(", "ModelCard.from_template(", "trainer.model.push_to_hub(",
+                    "tokenizer.push_to_hub(", "card.push_to_hub(", "api.upload_folder(", "api.create_repo("):
+        assert visible in code, f"{visible} must be written in the notebook, not hidden in course_utils"
+    assert "cu.sharing.push(" not in code and "cu.sharing.build_card(info" not in code

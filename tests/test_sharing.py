@@ -314,3 +314,43 @@ def test_push_errors_are_pinned_and_masked(tmp_path, capsys):
                                "for hf_***. Fix: check that the token has write access and the repository name is "
                                "yours.")
     assert FAKE not in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------ the notebook's card check
+
+
+def student_card(**changes):
+    """A card built the way notebook 13's exercise builds it: ModelCardData with EvalResults, by hand."""
+    from huggingface_hub import EvalResult, ModelCard, ModelCardData
+
+    fields = dict(license="apache-2.0", base_model="sentence-transformers/all-MiniLM-L6-v2",
+                  datasets=["dair-ai/emotion"], metrics={"accuracy": 0.8123, "f1": 0.7})
+    fields.update(changes)
+    metrics = fields.pop("metrics")
+    results = [EvalResult(task_type="text-classification", dataset_type="dair-ai/emotion", dataset_name="Emotion",
+                          dataset_split="test", metric_type=name, metric_value=value) for name, value in metrics.items()]
+    return ModelCard.from_template(ModelCardData(model_name="bert-course-emotion", eval_results=results, **fields))
+
+
+def test_card_differences_accepts_a_card_that_tells_the_truth():
+    reference = sharing.build_card(card_info())  # metrics 0.81234 -> 0.8123 on the card
+    assert sharing.card_differences(student_card(), reference) == []
+    assert sharing.card_differences(student_card(base_model=["sentence-transformers/all-MiniLM-L6-v2"]),
+                                    reference) == []
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"license": None}, "Your card's license: expected a Hub license id such as 'apache-2.0', found no license. "
+                        "Fix: pass license=model_license to ModelCardData"),
+    ({"license": "free"}, "Your card's license: expected a Hub license id such as 'apache-2.0', found 'free'."),
+    ({"base_model": None}, "Your card's base_model: expected 'sentence-transformers/all-MiniLM-L6-v2', found None. "
+                           "Fix: pass base_model=base_model, the checkpoint you fine-tuned, to ModelCardData."),
+    ({"datasets": ["imdb"]}, "Your card's datasets: expected ['dair-ai/emotion'], found ['imdb']."),
+    ({"metrics": {"accuracy": 81.23, "f1": 0.7}}, "Your card's evaluation results: expected this run's test "
+                                                  "metrics: accuracy=0.8123, found accuracy=81.23."),
+    ({"metrics": {"accuracy": 0.8123}}, "Your card's evaluation results: expected this run's test metrics: "
+                                        "f1=0.7, found f1=None."),
+])
+def test_card_differences_name_the_planted_mistake(changes, message):
+    (only,) = sharing.card_differences(student_card(**changes), sharing.build_card(card_info()))
+    assert only.startswith(message)

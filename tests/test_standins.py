@@ -14,8 +14,7 @@ import standins
 pytestmark = pytest.mark.standin
 
 
-@pytest.mark.parametrize("mode", sorted(standins.MODES))
-@pytest.mark.parametrize("prefix", standins.notebook_prefixes())
+@pytest.mark.parametrize(("prefix", "mode"), [pytest.param(*run, id="-".join(run)) for run in standins.runs()])
 def test_notebook_through_the_hub_standin(prefix, mode, tmp_path):
     run = standins.execute(prefix, mode, tmp_path)
     r = run.results

@@ -1,6 +1,15 @@
-"""Write data/support_tickets.csv: an original, deliberately messy customer-support ticket dataset for notebook 10.
+"""Write notebook 10's data: an original, deliberately messy customer-support ticket dataset, raw and assembled.
 
-    python tools/make_support_tickets.py          # rewrites data/support_tickets.csv (same seed, same file)
+    python tools/make_support_tickets.py          # rewrites the files below (same seed, same files)
+
+- ``course_data/support_inbox.jsonl``: the raw messages as three export tools wrote them (each with its own field
+  names), plus a few messages nobody labelled: what a student collects and assembles in notebook 10;
+- ``course_data/support_tickets.csv``: the labelled messages assembled into one table (what notebook 10's
+  collection step must rebuild);
+- ``course_data/clinic_inbox.jsonl``: a second, smaller domain (patient messages to a GP practice, to triage), so a
+  student can run notebook 10 on another domain (``domain = "clinic_messages"``);
+- ``course_data/domains.json``: the domains notebook 10 knows (labels, typo map, the reference numbers its check
+  cells compare a student's cleaning with).
 
 Every ticket is assembled from hand-written parts (openers, context clauses, one intent sentence that carries the
 label, details, sign-offs) filled with products, features, plans, amounts and dates, so texts vary while the label
@@ -16,13 +25,18 @@ and everything in the tickets are invented; any resemblance to real customers is
 from __future__ import annotations
 
 import csv
+import json
 import random
 import re
 from datetime import datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "course_utils" / "course_data" / "support_tickets.csv"
+DATA = ROOT / "course_utils" / "course_data"
+OUT = DATA / "support_tickets.csv"
+RAW_OUT = DATA / "support_inbox.jsonl"
+DOMAINS_OUT = DATA / "domains.json"
+CLINIC_OUT = DATA / "clinic_inbox.jsonl"
 SEED = 2024
 FIELDS = ["ticket_id", "created_at", "channel", "product", "text", "label"]
 CLASS_SIZES = {"technical issue": 190, "billing": 130, "account": 95, "general inquiry": 60}  # imbalanced on purpose
@@ -447,14 +461,199 @@ def build(rng: random.Random) -> list[dict]:
     return out
 
 
+# ---------------------------------------------------------------- the raw export a student collects from
+
+# Each export tool names the table's columns its own way (tool -> {its field: the table's column}).
+RAW_FIELDS = {
+    "helpdesk": {"ticket_id": "ticket_id", "created_at": "created_at", "channel": "channel", "product": "product",
+                 "body": "text", "team": "label"},
+    "chat": {"conversation_id": "ticket_id", "started_at": "created_at", "channel": "channel",
+             "product": "product", "first_message": "text", "queue": "label"},
+    "webform": {"id": "ticket_id", "submitted": "created_at", "channel": "channel", "form_product": "product",
+                "description": "text", "category": "label"},
+}
+N_UNLABELLED = 12  # messages nobody routed: the labelling pass decides them
+
+
+def tool_for(channel: str) -> str:
+    """The export tool a message came through: chats from the chat tool, forms from the form, the rest the desk."""
+    channel = channel.strip().lower().replace(" ", "")
+    return {"chat": "chat", "webform": "webform"}.get(channel, "helpdesk")
+
+
+def raw_record(row: dict) -> dict:
+    """One table row as its export tool wrote it: the tool's own field names, in the tool's own order."""
+    tool = tool_for(row["channel"])
+    return {"tool": tool, **{field: row[column] for field, column in RAW_FIELDS[tool].items()}}
+
+
+def raw_messages(rows: list[dict], rng: random.Random) -> list[dict]:
+    """Every labelled row as a raw record, and N_UNLABELLED new messages with an empty label, mixed in."""
+    records = [raw_record(row) for row in rows]
+    labels = list(CLASS_SIZES)
+    for i in range(N_UNLABELLED):
+        row = {"ticket_id": f"T{20001 + i}", "created_at": date_text(rng), "channel": rng.choice(CHANNELS),
+               "product": rng.choice(FILL["product"]), "text": ticket_text(labels[i % len(labels)], rng),
+               "label": ""}
+        records.insert(rng.randrange(len(records)), raw_record(row))
+    return records
+
+
+def domain_entry(rows: list[dict], records: list[dict]) -> dict:
+    """What notebook 10 needs to know about this domain, with the numbers its check cells compare with."""
+    labelled = [r for r in records if any(r.get(f) for f, c in RAW_FIELDS[r["tool"]].items() if c == "label")]
+    unique = list({tuple(r[c] for c in FIELDS): r for r in rows}.values())
+    return {
+        "title": "Brightdesk customer-support tickets",
+        "task": "route each ticket to the team that answers it",
+        "entry": "ticket",
+        "raw_file": RAW_OUT.name,
+        "raw_fields": RAW_FIELDS,
+        "labels": list(CLASS_SIZES),
+        "channel_aliases": {"webform": "web form"},
+        "typo_map": {typo: word for word, typo in TYPOS.items()},
+        "model_dir": "ticket-router",
+        "license": "course-written, CC BY 4.0",
+        "reference": {"collected": len(records), "labelled": len(labelled), "unlabelled": len(records) - len(labelled),
+                      "exact_duplicates": len(rows) - len(unique), "after_exact_duplicates": len(unique),
+                      "ids_after_exact_duplicates": digest(r["ticket_id"] for r in unique)},
+    }
+
+
+# ---------------------------------------------------------------- a second, smaller domain
+
+# Messages to a fictional GP practice, "Riverside Clinic", to triage: urgent (a clinician today), routine (a
+# clinician, not today) or admin (reception). Short, original, and messy in the same ways as the tickets.
+CLINIC_SIZES = {"routine": 120, "admin": 80, "urgent": 50}  # imbalanced on purpose
+CLINIC_FILL = {"symptom": ["a rash", "a cough", "back pain", "headaches", "a sore throat", "an earache",
+                           "knee pain", "trouble sleeping", "heartburn", "a stiff neck"],
+               "days": ["two days", "a week", "three weeks", "since Monday", "a month"],
+               "med": ["my inhaler", "my blood pressure tablets", "the cream", "my antibiotics", "my insulin"],
+               "day": ["Monday", "Tuesday", "Thursday", "Friday"], "who": ["my son", "my mother", "my husband", "I"],
+               "age": [str(n) for n in range(2, 90, 3)], "name": ["Ana", "Tom", "Li", "Omar", "Grace", "Ravi", "Eve"],
+               "phone": [f"07{n:03d} {m:03d}" for n, m in ((123, 456), (907, 311), (555, 120), (842, 678))]}
+CLINIC_CONTEXT = ["I am {age} and", "My GP is Dr {name} and", "{who} is {age} years old and", "Writing for {name}:",
+                  "Since {days} ago", "I saw the nurse last {day} and", "", "", ""]
+CLINIC_DETAILS = ["My number is {phone}.", "I can come in any morning.", "I work until 5 on weekdays.",
+                  "My date of birth is on file.", "{name} can translate if needed.", "I have no allergies.",
+                  "I already called on {day}.", "", ""]
+CLINIC_INTENTS = {
+    "urgent": ["{who} has chest pain that spreads to the arm and started an hour ago.",
+               "{who} cannot breathe properly even after using {med}.",
+               "my baby has a high fever and will not wake up properly.",
+               "{who} fainted this morning and still feels confused.",
+               "the wound from my operation is red, hot and leaking since last night.",
+               "{who} has a sudden very bad headache, the worst ever, and blurred vision.",
+               "I took twice the dose of {med} by mistake and feel very dizzy.",
+               "{who} has swelling of the lips and tongue after a bee sting.",
+               "one side of my face dropped and my speech is slurred."],
+    "routine": ["I have had {symptom} for {days} and would like to see a doctor.",
+                "can a nurse look at {symptom}? It is not getting better after {days}.",
+                "{who} needs a review of {med}, the last one was a year ago.",
+                "I would like a blood test to check my cholesterol.",
+                "{symptom} keeps coming back every few weeks, could someone advise?",
+                "I need a repeat prescription for {med}.",
+                "is it time for my annual asthma check?",
+                "{who} would like advice about stopping smoking."],
+    "admin": ["please change my appointment on {day} to the following week.",
+              "I have moved house and need to update my address.",
+              "can you send me a copy of my vaccination record?",
+              "I need a sick note for my employer for last week.",
+              "how do I register my newborn with the practice?",
+              "please cancel my appointment on {day}, I am feeling better.",
+              "what time does the reception open on {day}?",
+              "I need a letter confirming my registration for the housing office."],
+}
+CLINIC_OPENERS = ["Hello,", "Hi,", "Dear doctor,", "Good morning,", "", "", ""]
+CLINIC_CLOSINGS = ["Thank you.", "Thanks", "Kind regards", "", "", "Please call me back."]
+CLINIC_TYPOS = {"appointment": "appointmnet", "prescription": "perscription", "the": "teh", "doctor": "docter",
+                "because": "becuase", "address": "adress", "breathe": "breath", "until": "untill"}
+CLINIC_JUNK = ["", "test", "?", "ok", "Sent from my iPhone", "....", "hello"]
+CLINIC_CHANNELS = ["portal", "Portal", "sms", "SMS", "email", "Email "]
+CLINIC_TOOLS = {"portal": "webform", "sms": "chat", "email": "helpdesk"}
+
+
+def clinic_text(label: str, rng: random.Random) -> str:
+    intent = rng.choice(CLINIC_INTENTS[label]).format(**{k: rng.choice(v) for k, v in CLINIC_FILL.items()})
+    fill = {k: rng.choice(v) for k, v in CLINIC_FILL.items()}
+    context = rng.choice(CLINIC_CONTEXT).format(**fill)
+    sentence = f"{context} {intent}" if context else intent[0].upper() + intent[1:]
+    parts = [rng.choice(CLINIC_OPENERS), sentence, rng.choice(CLINIC_DETAILS).format(**fill),
+             rng.choice(CLINIC_CLOSINGS)]
+    text = " ".join(p for p in parts if p)
+    if rng.random() < 0.2:
+        words = text.split(" ")
+        spots = [i for i, w in enumerate(words) if w.lower().strip(".,?!") in CLINIC_TYPOS]
+        for i in rng.sample(spots, min(len(spots), 1)):
+            core = words[i].strip(".,?!")
+            words[i] = words[i].replace(core, CLINIC_TYPOS[core.lower()])
+        text = " ".join(words)
+    roll = rng.random()
+    return text.upper() if roll < 0.05 else text.lower() if roll < 0.15 else ("  " + text) if roll < 0.2 else text
+
+
+def build_clinic(rng: random.Random) -> list[dict]:
+    """The clinic's raw messages: 250 written (4 mislabelled), 8 re-sent, 7 junk, 6 unlabelled, 10 exported twice."""
+    rows = [{"text": clinic_text(label, rng), "label": label} for label, n in CLINIC_SIZES.items() for _ in range(n)]
+    for row in rng.sample(rows, 4):  # wrong labels
+        row["label"] = rng.choice([x for x in CLINIC_SIZES if x != row["label"]])
+    rows += [{**row, "text": "Re: " + row["text"]} for row in rng.sample(rows, 8)]
+    rows += [{"text": junk, "label": rng.choice(list(CLINIC_SIZES))} for junk in CLINIC_JUNK]
+    rows += [{"text": clinic_text(rng.choice(list(CLINIC_SIZES)), rng), "label": ""} for _ in range(6)]
+    rng.shuffle(rows)
+    spellings = {label: [label, label.title(), label.upper(), label + " "] for label in CLINIC_SIZES}
+    table = [{"ticket_id": f"M{501 + i}", "created_at": date_text(rng), "channel": rng.choice(CLINIC_CHANNELS),
+              "product": rng.choice(["GP", "nurse", "pharmacy", "reception"]), "text": row["text"],
+              "label": rng.choice(spellings[row["label"]]) if row["label"] else ""} for i, row in enumerate(rows)]
+    for row in rng.sample([r for r in table if r["label"]], 10):  # exported twice
+        table.insert(rng.randrange(len(table)), dict(row))
+    return [{"tool": (tool := CLINIC_TOOLS[r["channel"].strip().lower()]),
+             **{field: r[column] for field, column in RAW_FIELDS[tool].items()}} for r in table]
+
+
+def clinic_entry(records: list[dict]) -> dict:
+    rows = [{column: r[field] for field, column in RAW_FIELDS[r["tool"]].items()} for r in records]
+    labelled = [r for r in rows if r["label"]]
+    unique = list({tuple(r[c] for c in FIELDS): r for r in labelled}.values())
+    return {
+        "title": "Riverside Clinic patient messages",
+        "task": "triage each message: urgent (a clinician today), routine (a clinician, not today) or admin",
+        "entry": "message",
+        "raw_file": CLINIC_OUT.name,
+        "raw_fields": RAW_FIELDS,
+        "labels": list(CLINIC_SIZES),
+        "channel_aliases": {},
+        "typo_map": {typo: word for word, typo in CLINIC_TYPOS.items()},
+        "model_dir": "message-triage",
+        "license": "course-written, CC BY 4.0",
+        "reference": {"collected": len(records), "labelled": len(labelled), "unlabelled": len(rows) - len(labelled),
+                      "exact_duplicates": len(labelled) - len(unique), "after_exact_duplicates": len(unique),
+                      "ids_after_exact_duplicates": digest(r["ticket_id"] for r in unique)},
+    }
+
+
+def digest(values) -> str:
+    """A short fingerprint of a set of strings (order does not matter): what a check cell compares."""
+    import hashlib
+
+    return hashlib.sha256("\n".join(sorted(values)).encode()).hexdigest()[:16]
+
+
 def main() -> None:
     rows = build(random.Random(SEED))
+    records = raw_messages(rows, random.Random(SEED + 1))
     OUT.parent.mkdir(parents=True, exist_ok=True)
     with OUT.open("w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=FIELDS, lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
-    print(f"wrote {len(rows)} rows to {OUT.relative_to(ROOT)}")
+    RAW_OUT.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    clinic = build_clinic(random.Random(SEED + 2))
+    CLINIC_OUT.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in clinic), encoding="utf-8")
+    domains = {"support_tickets": domain_entry(rows, records), "clinic_messages": clinic_entry(clinic)}
+    DOMAINS_OUT.write_text(json.dumps(domains, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"wrote {len(rows)} rows to {OUT.relative_to(ROOT)}, {len(records)} raw messages to "
+          f"{RAW_OUT.relative_to(ROOT)}, {DOMAINS_OUT.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

@@ -32,17 +32,21 @@ PROFILES = ("tiny", "cpu", "gpu")
 RUBRIC_DIR = Path(__file__).resolve().parent / "rubrics"
 NOTEBOOK_NAME = re.compile(r"\d\d_\w+")  # course notebooks are NN_topic
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/svg+xml")
-HUB_ID = re.compile(r"[\w.-]+/[\w.-]+")  # a dataset's Hub id, as results.json names it ("unimelb-nlp/wikiann (en)")
+HUB_ID = re.compile(r"[\w.-]+/[\w.-]+")
+ANALYSIS_TAG = "analysis"  # a Markdown cell the student writes: the project's analysis or write-up
+PLACEHOLDER = re.compile(r"\[write here\b[^\]]*\]", re.I)  # what an analysis template asks the student to replace  # a dataset's Hub id, as results.json names it ("unimelb-nlp/wikiann (en)")
 
 POINT_CHECKS = ("all_executed", "in_order", "no_errors", "exercises_done", "results_shown", "evaluation_shown",
-                "plots")
+                "plots", "analysis_written")
 INTEGRITY_CHECKS = ("locked_unchanged", "metrics_consistent", "no_token")
 DEFAULT_RUBRIC: dict[str, Any] = {
     "plots": 0,  # image outputs the executed notebook must show
     # must a locked cell print a `course-metrics:` line (cu.results.show_metrics)? "auto": when the reference does
     "metrics_line": "auto",
+    "analysis": 0,  # Markdown cells tagged `analysis` the student must write (a template with [write here: ...])
+    "analysis_min_words": 25,  # words of the student's own each of those cells needs (template lines not counted)
     "points": {"all_executed": 1, "in_order": 1, "no_errors": 1, "exercises_done": 3, "results_shown": 2,
-               "evaluation_shown": 1, "plots": 1},
+               "evaluation_shown": 1, "plots": 1, "analysis_written": 2},
     # {name: {optional "min", "max"}}: metrics results.json must report, as numbers in the range a correct run gives
     # (the thresholds' metrics are expected too; with none expected, any non-empty metrics will do)
     "metrics": {},
@@ -64,8 +68,9 @@ def rubric_problems(rubric: dict[str, Any], where: str) -> list[str]:
     if rubric.get("metrics_line", "auto") not in (True, False, "auto"):
         found.append(problem(f"{where}: metrics_line", 'true, false or "auto"', repr(rubric["metrics_line"]),
                              "fix the value"))
-    if not isinstance(rubric.get("plots", 0), int) or rubric.get("plots", 0) < 0:
-        found.append(problem(f"{where}: plots", "a whole number >= 0", repr(rubric["plots"]), "fix the value"))
+    for key in ("plots", "analysis", "analysis_min_words"):
+        if not isinstance(rubric.get(key, 0), int) or rubric.get(key, 0) < 0:
+            found.append(problem(f"{where}: {key}", "a whole number >= 0", repr(rubric[key]), "fix the value"))
     for name, points in rubric.get("points", {}).items():
         if name not in POINT_CHECKS or not isinstance(points, (int, float)) or points < 0:
             found.append(problem(f"{where}: points[{name!r}]", f"a check in {list(POINT_CHECKS)} with points >= 0",
@@ -369,6 +374,53 @@ def check_plots(nb: dict[str, Any], rubric: dict[str, Any]) -> Check:
     return Check("plots", f"at least {need} plot(s) shown", have >= need, f"{have} image output(s), {need} required")
 
 
+def analysis_cells(nb: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
+    """(1-based position, cell) for every Markdown cell tagged ``analysis``."""
+    return [(i, c) for i, c in enumerate(nb.get("cells", []), start=1)
+            if c.get("cell_type") == "markdown" and ANALYSIS_TAG in cell_tags(c)]
+
+
+def own_words(text: str, template: str) -> int:
+    """Words in ``text`` on lines that are neither a heading nor a line of ``template``: what the student wrote.
+
+    >>> own_words("## Impact\\n**Impact.** It routes billing tickets.", "## Impact\\n**Impact.** [write here: ...]")
+    5
+    """
+    given = {line.strip() for line in template.splitlines() if line.strip()}
+    return sum(len(re.findall(r"[^\W\d_]{2,}|\d[\d.,%]*", PLACEHOLDER.sub(" ", line))) for line in text.splitlines()
+               if line.strip() and line.strip() not in given and not line.lstrip().startswith("#"))
+
+
+def _templates(reference: dict[str, Any] | None) -> tuple[dict[str, str], list[str]]:
+    cells = analysis_cells(reference) if reference else []
+    return {c.get("id"): cell_source(c) for _, c in cells if c.get("id")}, [cell_source(c) for _, c in cells]
+
+
+def check_analysis(nb: dict[str, Any], rubric: dict[str, Any], reference: dict[str, Any] | None) -> Check:
+    """The analysis cells are there and written: no ``[write here: ...]`` left, enough words of the student's own."""
+    need, min_words = rubric["analysis"], rubric["analysis_min_words"]
+    label = f"analysis written ({need} cell{'s' if need != 1 else ''})"
+    if not need:
+        return Check("analysis_written", "analysis written", None, "none required")
+    by_id, in_order = _templates(reference)
+    cells = analysis_cells(nb)
+    problems = []
+    for n, (i, cell) in enumerate(cells):
+        text = cell_source(cell)
+        template = by_id.get(cell.get("id")) or (in_order[n] if n < len(in_order) else "")
+        words = own_words(text, template)
+        if PLACEHOLDER.search(text):
+            problems.append(f"{where(i, cell)} still holds the template: replace every `[write here: ...]`")
+        elif words < min_words:
+            problems.append(f"{where(i, cell)} has {words} word(s) of your own, {min_words} needed")
+    written = len(cells) - len(problems)
+    if len(cells) < need:
+        problems.append(f"{len(cells)} Markdown cell(s) tagged `{ANALYSIS_TAG}`, {need} expected: restore the "
+                        "analysis cell from the notebook you were given")
+    evidence = "; ".join(problems) or f"{written} analysis cell(s) written ({min_words}+ words of your own each)"
+    return Check("analysis_written", label, written >= need and not problems, evidence)
+
+
 def _threshold(name: str, items: list[dict[str, Any]], results: dict[str, Any] | None, profile: str) -> Check:
     bounds = [f"{'≥' if k == 'min' else '≤'} {i[k]}" for i in items for k in ("min", "max") if k in i]
     bounds += [f"> {i['above']}" for i in items if "above" in i]
@@ -522,7 +574,8 @@ def grade_notebook(nb: dict[str, Any], raw: str, file: str, name: str, how: str,
     profile = (results or {}).get("profile") or (printed[-1] if printed else None)
     checks = [check_all_executed(nb), check_in_order(nb), check_no_errors(nb), check_exercises(nb),
               check_results_shown(results, results_cell, rubric),
-              check_evaluation_shown(nb, requires_metrics_line(rubric, reference)), check_plots(nb, rubric)]
+              check_evaluation_shown(nb, requires_metrics_line(rubric, reference)), check_plots(nb, rubric),
+              check_analysis(nb, rubric, reference)]
     for check in checks:
         check.possible = float(rubric["points"].get(check.id, 0))
     checks += check_thresholds(results, profile, rubric)
@@ -611,6 +664,8 @@ FIXES = {  # what a student does about a failed check
                      "metrics the assignment asks for, and keep its output",
     "evaluation_shown": "run the evaluation cell and keep its output",
     "plots": "run the cells that draw the plots and keep their outputs",
+    "analysis_written": "write your analysis in the Markdown cell(s) tagged `analysis`: replace every "
+                        "`[write here: ...]` with sentences of your own that quote your run's numbers",
     "metric": "look at the evidence: train as the notebook says, in the profile you were asked to use",
     "locked_unchanged": "restore the locked cells from the notebook you were given, then run everything again",
     "metrics_consistent": "never edit outputs by hand: run the notebook again from the top",
