@@ -171,3 +171,31 @@ def check_common(run: Executed, metric_names: list[str]) -> None:
     shown = "".join(o.get("text", "") for o in last_code.get("outputs", []))
     assert json.dumps(r["metrics"], indent=2)[:40] in shown or '"metrics"' in shown, \
         f"{run.name}: the last cell does not show results.json"
+
+
+SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
+
+
+def solution_of(source: str) -> str:
+    """The lines between an exercise cell's BEGIN/END SOLUTION markers."""
+    begin, end = SOLUTION_MARKERS
+    start, stop = source.index(begin), source.index(end)
+    return source[source.index("\n", start) + 1:stop]
+
+
+def raising(source: str):
+    """A code cell allowed to raise (its error is what the next check cell reads)."""
+    import nbformat
+
+    return nbformat.v4.new_code_cell(source, metadata={"tags": ["raises-exception"]})
+
+
+def planted(cell, changes):
+    """``cell`` with a wrong answer planted: each (old, new) replaced inside its solution."""
+    solution = solution_of(cell.source)
+    wrong = solution
+    for old, new in changes:
+        assert old in wrong, f"the reference answer no longer holds {old!r}: update the plant"
+        wrong = wrong.replace(old, new)
+    assert wrong != solution
+    return raising(cell.source.replace(solution, wrong))

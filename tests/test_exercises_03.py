@@ -12,11 +12,10 @@ import nbclient
 import nbformat
 import pytest
 
-from nbrun import KERNEL_ENV, NOTEBOOK_DIR, environment, notebook_path
+from nbrun import KERNEL_ENV, NOTEBOOK_DIR, environment, notebook_path, planted
 
 pytestmark = pytest.mark.notebook
 
-BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 CHECK = "Your TrainingArguments/Trainer set-up needs a change"
 
 # name -> (what to replace in the reference answer, by what; the messages the check must give)
@@ -46,22 +45,6 @@ PLANTS = {
          "learning_rate is 0.001, the profile says 0.0005", "output_dir is ",  # all at once, in one message
          "so a re-run can resume"]),
 }
-
-
-def solution_of(source: str) -> str:
-    start, end = source.index(BEGIN), source.index(END)
-    return source[source.index("\n", start) + 1:end]
-
-
-def planted(cell, changes) -> nbformat.NotebookNode:
-    solution = solution_of(cell.source)
-    wrong = solution
-    for old, new in changes:
-        assert old in wrong, f"the reference answer no longer holds {old!r}: update the plant"
-        wrong = wrong.replace(old, new)
-    assert wrong != solution
-    new = nbformat.v4.new_code_cell(cell.source.replace(solution, wrong), metadata={"tags": ["raises-exception"]})
-    return new
 
 
 @pytest.fixture(scope="module")

@@ -12,11 +12,10 @@ import nbclient
 import nbformat
 import pytest
 
-from nbrun import KERNEL_ENV, NOTEBOOK_DIR, environment, notebook_path
+from nbrun import KERNEL_ENV, NOTEBOOK_DIR, environment, notebook_path, planted, raising
 
 pytestmark = pytest.mark.notebook
 
-BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 EXERCISES = {  # exercise -> (text that finds its cell, text that finds its check cell)
     "assemble": ("def assemble(", 'check("every message collected"'),
     "dedup": ("def drop_exact_duplicates(", 'check("same rows as the reference"'),
@@ -41,25 +40,6 @@ PLANTS = {
 }
 UNKNOWN_DOMAIN = ("Parameter `domain`: expected one of ['clinic_messages', 'support_tickets'], "
                   "found 'legal_contracts'. Fix: set `domain` in the parameters cell to one of those")
-
-
-def solution_of(source: str) -> str:
-    start, end = source.index(BEGIN), source.index(END)
-    return source[source.index("\n", start) + 1:end]
-
-
-def raising(source: str) -> nbformat.NotebookNode:
-    return nbformat.v4.new_code_cell(source, metadata={"tags": ["raises-exception"]})
-
-
-def planted(cell, changes) -> nbformat.NotebookNode:
-    solution = solution_of(cell.source)
-    wrong = solution
-    for old, new in changes:
-        assert old in wrong, f"the reference answer no longer holds {old!r}: update the plant"
-        wrong = wrong.replace(old, new)
-    assert wrong != solution
-    return raising(cell.source.replace(solution, wrong))
 
 
 def index_of(nb, text) -> int:
