@@ -185,8 +185,8 @@ cp "${nbs[@]}" "$WORK/"
 where="$(cd "$WORK" && env -u PYTHONPATH "$PY" -c 'import course_utils, os; print(os.path.dirname(course_utils.__file__))')"
 [[ "$where" == "$ENV_DIR"/lib/*/site-packages/course_utils ]] \
     || die "import course_utils resolves to $where, not to $ENV_DIR's site-packages"
-[[ -d "$where/course_data/tiny" && -d "$where/rubrics" ]] \
-    || die "the installed course_utils ($where) lacks its package data (course_data/tiny, rubrics): check [tool.setuptools.package-data]"
+[[ -d "$where/course_data/tiny" && -d "$where/instructor/rubrics" ]] \
+    || die "the installed course_utils ($where) lacks its package data (course_data/tiny, instructor/rubrics): check [tool.setuptools.package-data]"
 say "course_utils imported from $where; running ${#nbs[@]} notebooks, $JOBS at a time, in $WORK"
 
 # A student's runtime: no course data folder, an empty Hugging Face cache, the Hub off, no repository on the path.
