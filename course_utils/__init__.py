@@ -14,7 +14,7 @@ __version__ = "0.1.0"
 
 _SUBMODULES = {
     "budget", "calibration", "checkpoints", "data", "diagnose", "errors", "hub", "install", "instructor", "metrics",
-    "models", "ner", "parallel", "profiles", "qa", "results", "sharing", "summarization", "text", "training",
+    "models", "ner", "parallel", "pictures", "profiles", "qa", "results", "sharing", "summarization", "text", "training",
 }
 
 

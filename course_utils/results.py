@@ -33,6 +33,7 @@ _PROFILE_LINE = re.compile(r"^Profile: (?P<name>\w+) \(", re.M)
 # an exercise stub in a student version raises NotImplementedError("Exercise: <task>. Replace this line ...")
 EXERCISE_PREFIX = "Exercise: "
 EXERCISE_SUFFIX = ". Replace this line with your code."
+MEASURED_FILE = "measured.json"  # course_data/measured.json: what the course measured per notebook and profile
 
 
 def versions() -> dict[str, str]:
@@ -104,7 +105,71 @@ def write_results(output_dir: str | Path, *, notebook: str, profile: str, model:
     write_atomically(out / "results.json", text + "\n")
     print(RESULTS_HEADER.format(path=out / "results.json"))
     print(text)
+    for line in what_you_should_see(notebook, profile, results["metrics"]):
+        print(line)
     return results
+
+
+def measured_runs(path: str | Path | None = None) -> dict[str, Any]:
+    """The course's own measured runs (``course_data/measured.json``, written by ``tools/measured.py``), or {}.
+
+    Shape: ``{profile: {"machine": ..., "date": ..., "notebooks": {notebook: {"wall_s": s, "metrics": {...}}}}}``.
+    """
+    if path is None:
+        import importlib.resources
+        path = Path(str(importlib.resources.files("course_utils") / "course_data" / MEASURED_FILE))
+    try:
+        runs = json.loads(Path(path).read_text())["profiles"]
+    except (OSError, ValueError, KeyError, TypeError):  # not shipped or unreadable: the line is a courtesy
+        return {}
+    return runs if isinstance(runs, dict) else {}
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3f}" if abs(value) < 10 else f"{value:.1f}"
+    return str(value)
+
+
+def _fmt_seconds(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{int(seconds // 60)} min {int(seconds % 60):02d} s"
+
+
+def what_you_should_see(notebook: str, profile: str, metrics: dict[str, Any],
+                        runs: dict[str, Any] | None = None) -> list[str]:
+    """Lines comparing ``metrics`` with what the course measured for this notebook (generated, never typed).
+
+    The same profile's measurement when there is one; otherwise the cpu profile's, said as such. Nothing when the
+    course has no measurement of this notebook.
+
+    >>> runs = {"cpu": {"machine": "2 CPU cores", "date": "2026-12-01",
+    ...                 "notebooks": {"03_x": {"wall_s": 111, "metrics": {"accuracy": 0.836}}}}}
+    >>> what_you_should_see("03_x", "cpu", {"accuracy": 0.84, "loss": 0.3}, runs)[1]
+    '  accuracy: yours 0.840, measured 0.836'
+    >>> what_you_should_see("03_x", "tiny", {"accuracy": 0.5}, runs)[0].startswith("What you should see: the tiny")
+    True
+    """
+    runs = measured_runs() if runs is None else runs
+    same = runs.get(profile, {}).get("notebooks", {}).get(notebook)
+    shown = profile if same else "cpu"
+    run = runs.get(shown, {})
+    measured = run.get("notebooks", {}).get(notebook)
+    if not measured or not measured.get("metrics"):
+        return []
+    where = f"measured by the course on {run.get('machine', 'its CI machine')}, {run.get('date', 'date unknown')}"
+    took = f", {_fmt_seconds(float(measured['wall_s']))} for the whole notebook" if measured.get("wall_s") else ""
+    if same:
+        lines = [f"What you should see ({profile} profile, {where}{took}); another seed, machine or library version "
+                 "moves these a little:"]
+    else:
+        lines = [f"What you should see: the {profile} profile's numbers are not the lesson"
+                 + (" (it checks that the code runs)" if profile == "tiny" else " (the course has not measured it)")
+                 + f"; the cpu profile, {where}{took}, gave:"]
+    for name, value in measured["metrics"].items():
+        yours = metrics.get(name)
+        mine = f"yours {_fmt(yours)}, " if same and yours is not None else ""
+        lines.append(f"  {name}: {mine}measured {_fmt(value)}")
+    return lines
 
 
 def read_results(path: str | Path) -> dict[str, Any]:

@@ -132,6 +132,59 @@ def compatible_args(accepted: Iterable[str] | None = None, **kwargs: Any) -> dic
 # ---------------------------------------------------------------- out of memory: halve the batch, same effective batch
 
 
+# What Transformers' own errors say when a set-up uses a name v5 removed or mismatched strategies -> plain advice
+_RENAMED = [("evaluation_strategy", "eval_strategy"), ("tokenizer", "processing_class"), ("warmup_ratio", "warmup_steps")]
+SETUP_HINTS = {f"'{old}'": f"`{old}=` was removed in Transformers v5: write `{new}=` instead" for old, new in _RENAMED}
+SETUP_HINTS["strategy to match"] = ("load_best_model_at_end needs save_strategy equal to eval_strategy: save when you "
+                                    "evaluate")
+SETUP_HINTS["round multiple"] = "save_steps must be a multiple of eval_steps: save when you evaluate"
+
+
+def _strategy(value: Any) -> str:
+    return getattr(value, "value", value)  # an IntervalStrategy enum -> "no", "steps" or "epoch"
+
+
+def trainer_setup_problems(trainer: Any, *, learning_rate: float, batch_size: int, epochs: float, output_dir: str,
+                           error: BaseException | None = None) -> list[str]:
+    """Everything in a ``Trainer`` set-up that does not match notebook 03's task, each in plain words.
+
+    ``trainer`` is None when the student's cell stopped on ``error`` (IPython keeps it in ``sys.last_value``); the
+    error is then explained: a name Transformers v5 removed, or strategies that do not match.
+
+    >>> trainer_setup_problems(None, learning_rate=5e-5, batch_size=8, epochs=1, output_dir="c",
+    ...                        error=TypeError("__init__() got an unexpected keyword argument 'tokenizer'"))
+    ['`tokenizer=` was removed in Transformers v5: write `processing_class=` instead']
+    """
+    from pathlib import Path
+
+    if trainer is None:
+        text = str(error or "see the error above")
+        return [hint for fragment, hint in SETUP_HINTS.items() if fragment in text] or [
+            f"your set-up cell stopped with an error ({text}): fix it first"]
+    args, problems = trainer.args, []
+    ev, sv = _strategy(args.eval_strategy), _strategy(args.save_strategy)
+    if ev not in ("steps", "epoch"):
+        problems.append(f"eval_strategy is {ev!r}: the validation set is never scored, so there is no best "
+                        "checkpoint to load at the end; evaluate every eval_steps steps ('steps') or every 'epoch'")
+    if sv != ev:
+        problems.append(f"save_strategy {sv!r} differs from eval_strategy {ev!r}: save when you evaluate")
+    if not args.load_best_model_at_end:
+        problems.append("load_best_model_at_end is off: you would test the last checkpoint, not the best one")
+    if args.metric_for_best_model not in ("accuracy", "eval_accuracy"):
+        problems.append(f"metric_for_best_model is {args.metric_for_best_model!r}: choose by validation 'accuracy'")
+    for name, wanted in [("learning_rate", learning_rate), ("per_device_train_batch_size", batch_size),
+                         ("num_train_epochs", epochs)]:
+        if getattr(args, name) != wanted:
+            problems.append(f"{name} is {getattr(args, name)}, the profile says {wanted}")
+    if trainer.processing_class is None:
+        problems.append("the Trainer has no tokenizer: pass processing_class=tokenizer (v5's tokenizer=)")
+    if Path(args.output_dir) != Path(output_dir):
+        problems.append(f"output_dir is {args.output_dir!r}: use `checkpoints`, so a re-run can resume")
+    if trainer.eval_dataset is None or trainer.compute_metrics is None:
+        problems.append("the Trainer needs eval_dataset and compute_metrics to score the validation set")
+    return problems
+
+
 def is_out_of_memory(err: BaseException) -> bool:
     """True for an out-of-memory error on a GPU (CUDA, MPS, XPU) or in the CPU allocator.
 

@@ -23,7 +23,9 @@ def pytest_configure(config):
     # Here, not in a fixture: huggingface_hub reads HF_HOME when it is imported, and test modules import it while
     # they are collected, before any fixture runs. Each xdist worker is a session of its own, with its own folder.
     folder = Path(tempfile.mkdtemp(prefix="bert-course-tests-"))
-    changes = nbrun.hermetic_env(folder)
+    # the processes that run tests at once: xdist's workers (told to each worker; -n N in the controller)
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT") or getattr(config.option, "numprocesses", None) or 1
+    changes = nbrun.hermetic_env(folder, int(workers) if str(workers).isdigit() else os.cpu_count())
     _session.update(folder=folder, saved={k: os.environ.get(k) for k in changes})
     nbrun.apply_env(changes)
     nbrun.WORK_DIR = folder / "runs"

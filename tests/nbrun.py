@@ -33,15 +33,26 @@ KERNEL_ENV = {**OFFLINE, "COURSE_PROFILE": "tiny", "TOKENIZERS_PARALLELISM": "fa
               "MPLBACKEND": None}
 
 
-def hermetic_env(folder: Path) -> dict[str, str | None]:
+def kernel_threads(workers: int | None = None) -> str:
+    """Threads per process when ``workers`` processes share the machine (default: pytest-xdist's worker count).
+
+    Measured on 2 cores with two workers: each kernel at torch's default (2 threads, so 4 spinning threads on 2
+    cores) took 312 s for notebook 07's gpu dry run; with 1 thread each, 13 s.
+    """
+    workers = workers or int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1)
+    return str(max(1, (os.cpu_count() or 1) // max(1, workers)))
+
+
+def hermetic_env(folder: Path, workers: int | None = None) -> dict[str, str | None]:
     """The environment of a hermetic test session: Hub off, every cache in ``folder``, nothing of the developer's.
 
     None removes a variable. A variable that points one cache elsewhere (HF_DATASETS_CACHE ...) is removed so that
-    it follows HF_HOME.
+    it follows HF_HOME. ``workers``: processes running at once (default: pytest-xdist's), for the thread count.
     """
     folder = Path(folder)
     return {
         **OFFLINE,
+        "OMP_NUM_THREADS": kernel_threads(workers),  # no more threads than cores, over all workers
         "COURSE_CACHE_DIR": str(folder / "course-cache"),  # the tiny models the course builds
         "HF_HOME": str(folder / "hf-home"),  # Hub, datasets and evaluate caches, and a saved Hub login
         "XDG_CACHE_HOME": str(folder / "xdg-cache"),  # torch, pip and other tools that honour XDG

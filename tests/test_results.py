@@ -35,7 +35,8 @@ def test_write_results_writes_and_returns_the_required_keys(tmp_path, capsys):
     assert on_disk["versions"]["course-utils"]  # a version or "not installed", never missing
     out = capsys.readouterr().out
     assert out.startswith(f"Wrote {tmp_path / 'out' / 'results.json'}:\n")
-    assert json.loads(out.split(":\n", 1)[1]) == on_disk  # the notebook shows exactly what it wrote
+    shown, _ = json.JSONDecoder().raw_decode(out.split(":\n", 1)[1])
+    assert shown == on_disk  # the notebook shows exactly what it wrote
 
 
 def test_nan_and_inf_become_null(tmp_path):
@@ -147,3 +148,55 @@ def test_todo_raises_the_exercise_message():
     with pytest.raises(NotImplementedError, match=r"^Exercise: tokenize the batch\. Replace this line with your "
                                                   r"code\.$"):
         results.todo("tokenize the batch")
+
+
+RUNS = {"cpu": {"machine": "2 CPU cores (test)", "date": "2026-12-01",
+                "notebooks": {"03_text_classification": {"wall_s": 111.0,
+                                                         "metrics": {"accuracy": 0.836, "f1_macro": 0.835}}}}}
+
+
+def test_what_you_should_see_compares_with_the_same_profiles_measurement():
+    lines = results.what_you_should_see("03_text_classification", "cpu", {"accuracy": 0.8, "f1_macro": 0.79}, RUNS)
+    assert lines[0].startswith("What you should see (cpu profile, measured by the course on 2 CPU cores (test), "
+                               "2026-12-01, 1 min 51 s for the whole notebook)")
+    assert lines[1:] == ["  accuracy: yours 0.800, measured 0.836", "  f1_macro: yours 0.790, measured 0.835"]
+
+
+def test_what_you_should_see_on_tiny_shows_the_cpu_measurement_without_comparing():
+    lines = results.what_you_should_see("03_text_classification", "tiny", {"accuracy": 0.5}, RUNS)
+    assert "tiny profile's numbers are not the lesson (it checks that the code runs)" in lines[0]
+    assert lines[1] == "  accuracy: measured 0.836" and "yours" not in " ".join(lines)
+
+
+def test_what_you_should_see_says_nothing_without_a_measurement(tmp_path):
+    assert results.what_you_should_see("99_unknown", "cpu", {"accuracy": 0.5}, RUNS) == []
+    assert results.measured_runs(tmp_path / "missing.json") == {}
+    (tmp_path / "bad.json").write_text("{not json")
+    assert results.measured_runs(tmp_path / "bad.json") == {}
+
+
+def test_the_shipped_measurements_name_real_notebooks_and_their_rubric_metrics():
+    from pathlib import Path
+    root = Path(results.__file__).resolve().parent
+    runs = results.measured_runs()
+    notebooks = {p.stem for p in (root.parent / "notebooks").glob("[0-9][0-9]_*.ipynb")}
+    for profile, run in runs.items():
+        assert profile in ("tiny", "cpu", "gpu") and run["machine"] and run["date"]
+        for name, row in run["notebooks"].items():
+            assert name in notebooks, f"measured.json names {name}, which is no notebook"
+            rubric = json.loads((root / "instructor" / "rubrics" / f"{name}.json").read_text())
+            assert set(row["metrics"]) <= set(rubric["metrics"]), f"{name}: {set(row['metrics'])}"
+
+
+def test_tools_measured_merges_ok_rows_under_their_profile():
+    import measured  # tools/ is on sys.path (conftest.py)
+    rows = [{"notebook": "03_text_classification", "status": "ok", "profile": "cpu", "wall_s": 100.0,
+             "metrics": {"accuracy": 0.81234567, "f1_macro": 0.8, "n_train": 1500}},
+            {"notebook": "04_question_answering", "status": "failed", "profile": "cpu", "metrics": {}}]
+    old = {"profiles": {"cpu": {"notebooks": {"04_question_answering": {"wall_s": 1, "metrics": {"f1": 50.0}}}}}}
+    merged = measured.merge(rows, old, "2026-12-01", "2 CPU cores")
+    cpu = merged["profiles"]["cpu"]
+    assert cpu["notebooks"]["03_text_classification"] == {"wall_s": 100.0,
+                                                           "metrics": {"accuracy": 0.8123, "f1_macro": 0.8}}
+    assert cpu["notebooks"]["04_question_answering"]["metrics"] == {"f1": 50.0}  # a failed run keeps the old one
+    assert cpu["machine"] == "2 CPU cores" and cpu["date"] == "2026-12-01"

@@ -13,6 +13,7 @@ copies each to DIR/NN_name/results.json. Exits with pytest's status.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -24,6 +25,23 @@ sys.path.insert(0, str(ROOT / "tests"))
 from nbrun import KERNEL_ENV, environment, hermetic_env  # noqa: E402 (the one definition of a hermetic run)
 
 
+def xdist_workers(pytest_args: list[str]) -> int:
+    """The ``-n N`` / ``--numprocesses=N`` of pytest's arguments (1 without one, the core count for ``auto``).
+
+    >>> xdist_workers(["-n", "2", "--dist", "loadfile"]), xdist_workers(["--numprocesses=3"]), xdist_workers([])
+    (2, 3, 1)
+    """
+    for i, arg in enumerate(pytest_args):
+        if arg in ("-n", "--numprocesses") and i + 1 < len(pytest_args):
+            value = pytest_args[i + 1]
+        elif arg.startswith(("-n=", "--numprocesses=")):
+            value = arg.split("=", 1)[1]
+        else:
+            continue
+        return int(value) if value.isdigit() else (os.cpu_count() or 1)
+    return 1
+
+
 def run(pytest_args: list[str], record: Path | None, pattern: str = "[0-9][0-9]_*.ipynb") -> int:
     """Run nbval on copies of the notebooks matching ``pattern``; record their results.json; pytest's status."""
     sources = sorted((ROOT / "notebooks").glob(pattern))
@@ -32,7 +50,7 @@ def run(pytest_args: list[str], record: Path | None, pattern: str = "[0-9][0-9]_
         copies = [str(shutil.copy2(p, folder / p.name)) for p in sources]
         # -c: the repository's pytest settings, although the notebooks sit outside it (no conftest.py applies);
         # --rootdir: test ids named by the notebook ("01_data_loading.ipynb::Cell 3"), which xdist groups by
-        with environment(**{**hermetic_env(folder / "env"), **KERNEL_ENV}):
+        with environment(**{**hermetic_env(folder / "env", xdist_workers(pytest_args)), **KERNEL_ENV}):
             code = subprocess.call([sys.executable, "-m", "pytest", "-c", str(ROOT / "pyproject.toml"), "--rootdir",
                                     str(folder), "-p", "no:cacheprovider", "--nbval-lax", "--nbval-current-env",
                                     *pytest_args, *copies], cwd=folder)
