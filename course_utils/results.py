@@ -126,6 +126,8 @@ def measured_runs(path: str | Path | None = None) -> dict[str, Any]:
 
 
 def _fmt(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return f"{int(value):,}"  # counts (25,000 reviews, 5 cases) read as counts
     if isinstance(value, float):
         return f"{value:.3f}" if abs(value) < 10 else f"{value:.1f}"
     return str(value)
