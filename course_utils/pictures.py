@@ -44,9 +44,10 @@ def encoder_decoder(source: Sequence[str], target: Sequence[str], attend_from: i
                     arrowprops={"arrowstyle": "->", "color": "grey", "connectionstyle": "arc3,rad=-0.4"})
     ax.text(-0.6, 0.0, "encoder\n(reads the article)", ha="right", va="center", fontsize=9)
     ax.text(-0.6, 2.0, "decoder\n(writes the summary)", ha="right", va="center", fontsize=9)
-    ax.text(dec[step], 1.0, "cross-attention:\nlooks at every\nencoder state", ha="left", va="center",
+    right = max(enc[-1], dec[-1]) + 0.7
+    ax.text(right, 1.0, "cross-attention:\nlooks at every\nencoder state", ha="left", va="center",
             fontsize=8, color="#cc4125")
-    ax.set_xlim(-4.0, max(enc[-1], dec[-1]) + 1.0)
+    ax.set_xlim(-4.0, right + 2.2)
     ax.set_ylim(-0.6, 3.0)
     ax.axis("off")
     ax.set_title(f"Decoder step {step + 1} ({target[step]!r}): its own past (grey) and the whole source (red)")
