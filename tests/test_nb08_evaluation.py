@@ -8,7 +8,8 @@ from nbrun import check_common, execute, notebook_path, run_notebook
 pytestmark = pytest.mark.notebook
 
 METRICS = ["accuracy", "f1_macro", "f1_weighted", "log_loss", "ece", "mse", "pearson", "exact_match", "f1_qa",
-           "train_accuracy", "accuracy_refined", "f1_macro_refined", "log_loss_refined"]
+           "train_accuracy", "accuracy_refined", "f1_macro_refined", "log_loss_refined", "int8_speedup",
+           "int8_accuracy_drop_points"]
 
 
 def check_retrain(m, extra, output_dir):
@@ -41,6 +42,7 @@ def test_evaluation_notebook_scores_every_task():
     assert 0 <= m["exact_match"] <= m["f1_qa"] <= 100  # EM never exceeds F1
     assert m["accuracy_ci_low"] <= m["accuracy"] <= m["accuracy_ci_high"]
     assert m["temperature"] > 0
+    assert m["int8_speedup"] > 0 and -100 <= m["int8_accuracy_drop_points"] <= 100  # int8 served the same reviews
     # temperature scaling is fitted to lower log loss and never changes a prediction
     table = {row["variant"].split(" (")[0]: row for row in extra["refinement"]}
     assert set(table) == {"as trained", "temperature scaling", f"threshold P(pos) > {extra['threshold']:.2f}"}

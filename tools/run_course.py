@@ -209,6 +209,7 @@ def run_one(notebook: Path, profile: str, build: Path = BUILD, expected_s: float
     out_dir = build / "outputs" / notebook.stem
     started = time.time()
     row = {"notebook": notebook.stem, "status": "ok"}
+    (out_dir / "results.json").unlink(missing_ok=True)  # a failed run must not report an earlier run's metrics
     engine = progress_engine(CellProgress(expected_s, out))
     try:
         papermill.execute_notebook(str(notebook), str(executed), cwd=str(notebook.parent), kernel_name="python3",
