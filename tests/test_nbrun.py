@@ -70,3 +70,10 @@ def test_a_failing_notebook_leaves_the_environment_as_it_was(tmp_path):
     with pytest.raises(papermill.PapermillExecutionError, match="planted failure"):
         run_notebook(notebook(tmp_path, "raise ValueError('planted failure')"), tmp_path, {}, env={"NBRUN_X": "1"})
     assert dict(os.environ) == before
+
+
+def test_kernel_threads_share_the_cores_among_the_workers(monkeypatch):
+    monkeypatch.setattr(nbrun.os, "cpu_count", lambda: 2)
+    assert [nbrun.kernel_threads(w) for w in (1, 2, 3)] == ["2", "1", "1"]  # never 0, never more than the cores
+    monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", "2")
+    assert nbrun.kernel_threads() == "1" and nbrun.hermetic_env(Path("/tmp/x"))["OMP_NUM_THREADS"] == "1"
