@@ -210,3 +210,28 @@ def planted(cell, changes):
         wrong = wrong.replace(old, new)
     assert wrong != solution
     return raising(cell.source.replace(solution, wrong))
+
+
+def error_of(cell) -> tuple[str, str] | None:
+    """(error name, message without colour codes) of an executed cell that raised, else None."""
+    import re
+
+    errors = [o for o in cell.get("outputs", []) if o.output_type == "error"]
+    return (errors[0].ename, re.sub(r"\x1b\[[0-9;]*m", "", errors[0].evalue)) if errors else None
+
+
+def run_after_setup(prefix: str, before: int, cells: list, folder: Path) -> list:
+    """Run notebook ``prefix``'s code cells before cell ``before`` (tiny profile, Hub off, outputs in ``folder``),
+    then ``cells`` in the same kernel; return ``cells`` executed (planted answers, their checks, the reference)."""
+    import nbclient
+
+    nb = nbformat.read(notebook_path(prefix), as_version=4)
+    setup = [c for c in nb.cells[:before] if c.cell_type == "code"]
+    params = next(c for c in setup if "parameters" in c.metadata.get("tags", []))
+    params.source += f'\nprofile = "tiny"\noutput_dir = {str(folder / "outputs")!r}\n'
+    run = nbformat.v4.new_notebook(cells=setup + list(cells), metadata=nb.metadata)
+    with environment(**KERNEL_ENV):
+        nbclient.NotebookClient(run, kernel_name="python3", timeout=600,
+                                resources={"metadata": {"path": str(NOTEBOOK_DIR)}}).execute()
+    nbformat.write(run, folder / "planted.ipynb")  # for a human reading a failure
+    return run.cells[len(setup):]

@@ -6,13 +6,10 @@ check cell, then the reference answer and the check once more. Planted cells are
 run goes on after them; the test reads each check's error back from the executed notebook.
 """
 
-import re
-
-import nbclient
 import nbformat
 import pytest
 
-from nbrun import KERNEL_ENV, NOTEBOOK_DIR, environment, notebook_path, planted
+from nbrun import error_of, notebook_path, planted, run_after_setup
 
 pytestmark = pytest.mark.notebook
 
@@ -55,25 +52,11 @@ def executed(tmp_path_factory):
     exercise = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code" and "build args = " in c.source)
     check = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code" and CHECK in c.source)
     assert exercise < check, "the check must come after the exercise"
-    before = [c for c in nb.cells[:exercise] if c.cell_type == "code"]
-    params = next(c for c in before if "parameters" in c.metadata.get("tags", []))
-    params.source += f'\nprofile = "tiny"\noutput_dir = {str(folder / "outputs")!r}\n'
-    cells = list(before)
+    cells = []
     for changes, _ in PLANTS.values():
         cells += [planted(nb.cells[exercise], changes),
                   nbformat.v4.new_code_cell(nb.cells[check].source, metadata={"tags": ["raises-exception"]})]
-    cells += [nb.cells[exercise], nb.cells[check]]
-    run = nbformat.v4.new_notebook(cells=cells, metadata=nb.metadata)
-    with environment(**KERNEL_ENV):
-        nbclient.NotebookClient(run, kernel_name="python3", timeout=600,
-                                resources={"metadata": {"path": str(NOTEBOOK_DIR)}}).execute()
-    nbformat.write(run, folder / "planted.ipynb")  # for a human reading a failure
-    return run.cells[len(before):]
-
-
-def error_of(cell) -> tuple[str, str] | None:
-    errors = [o for o in cell.get("outputs", []) if o.output_type == "error"]
-    return (errors[0].ename, re.sub(r"\x1b\[[0-9;]*m", "", errors[0].evalue)) if errors else None
+    return run_after_setup("03", exercise, cells + [nb.cells[exercise], nb.cells[check]], folder)
 
 
 @pytest.mark.parametrize("number, name", list(enumerate(PLANTS)), ids=list(PLANTS))

@@ -4,13 +4,10 @@ One kernel runs notebook 08 (tiny profile, Hub off) up to the exercise, then eac
 ``raises-exception`` so the run goes on), then the reference answer; the test reads each cell's error back.
 """
 
-import re
-
-import nbclient
 import nbformat
 import pytest
 
-from nbrun import KERNEL_ENV, NOTEBOOK_DIR, environment, notebook_path, planted
+from nbrun import error_of, notebook_path, planted, run_after_setup
 
 pytestmark = pytest.mark.notebook
 
@@ -30,21 +27,8 @@ def executed(tmp_path_factory):
     folder = tmp_path_factory.mktemp("exercise08")
     nb = nbformat.read(notebook_path("08"), as_version=4)
     exercise = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.source.startswith(TASK))
-    before = [c for c in nb.cells[:exercise] if c.cell_type == "code"]
-    params = next(c for c in before if "parameters" in c.metadata.get("tags", []))
-    params.source += f'\nprofile = "tiny"\noutput_dir = {str(folder / "outputs")!r}\n'
-    cells = before + [planted(nb.cells[exercise], changes) for changes in PLANTS.values()] + [nb.cells[exercise]]
-    run = nbformat.v4.new_notebook(cells=cells, metadata=nb.metadata)
-    with environment(**KERNEL_ENV):
-        nbclient.NotebookClient(run, kernel_name="python3", timeout=600,
-                                resources={"metadata": {"path": str(NOTEBOOK_DIR)}}).execute()
-    nbformat.write(run, folder / "planted.ipynb")  # for a human reading a failure
-    return run.cells[len(before):]
-
-
-def error_of(cell):
-    errors = [o for o in cell.get("outputs", []) if o.output_type == "error"]
-    return (errors[0].ename, re.sub(r"\x1b\[[0-9;]*m", "", errors[0].evalue)) if errors else None
+    cells = [planted(nb.cells[exercise], changes) for changes in PLANTS.values()] + [nb.cells[exercise]]
+    return run_after_setup("08", exercise, cells, folder)
 
 
 @pytest.mark.parametrize("number, name", list(enumerate(PLANTS)), ids=list(PLANTS))

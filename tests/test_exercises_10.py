@@ -6,13 +6,11 @@ then runs each planted wrong answer followed by its check cell, then the referen
 cells are tagged ``raises-exception`` so the run goes on; the test reads each check's error back.
 """
 
-import re
-
 import nbclient
 import nbformat
 import pytest
 
-from nbrun import KERNEL_ENV, NOTEBOOK_DIR, environment, notebook_path, planted, raising
+from nbrun import KERNEL_ENV, NOTEBOOK_DIR, environment, error_of, notebook_path, planted, raising
 
 pytestmark = pytest.mark.notebook
 
@@ -88,11 +86,6 @@ def executed(tmp_path_factory):
                                 resources={"metadata": {"path": str(NOTEBOOK_DIR)}}).execute()
     nbformat.write(run, folder / "planted.ipynb")  # for a human reading a failure
     return run.cells, labels
-
-
-def error_of(cell) -> tuple[str, str] | None:
-    errors = [o for o in cell.get("outputs", []) if o.output_type == "error"]
-    return (errors[0].ename, re.sub(r"\x1b\[[0-9;]*m", "", errors[0].evalue)) if errors else None
 
 
 def printed(cell) -> str:
