@@ -107,6 +107,8 @@ def compatible_args(accepted: Iterable[str] | None = None, **kwargs: Any) -> dic
     {'gradient_checkpointing': True, 'group_by_length': True, 'learning_rate': 0.0001}
     >>> compatible_args({"activation_checkpointing"}, activation_checkpointing=True)
     {'activation_checkpointing': True}
+    >>> compatible_args({"group_by_length"}, train_sampling_strategy="random")  # the old default, said explicitly
+    {'group_by_length': False}
     """
     accepted = set(argument_names() if accepted is None else accepted)
     out: dict[str, Any] = {}
@@ -117,9 +119,9 @@ def compatible_args(accepted: Iterable[str] | None = None, **kwargs: Any) -> dic
         since, old = RENAMED_ARGUMENTS[name]
         if name != "train_sampling_strategy":
             out[old] = value
-        elif value == "group_by_length":
-            out[old] = True
-        elif value != "random":  # "random" is the only sampling older releases have: their default
+        elif value in ("group_by_length", "random"):  # "random" is the old default: group_by_length=False
+            out[old] = value == "group_by_length"
+        else:
             import importlib.metadata
 
             raise CourseError(problem(
@@ -128,6 +130,46 @@ def compatible_args(accepted: Iterable[str] | None = None, **kwargs: Any) -> dic
                 "use 'group_by_length' (or leave the argument out for random order) on this version"))
     return out
 
+
+
+def training_step_problems(step: Callable, max_grad_norm: float) -> list[str]:
+    """Try notebook 12's ``training_step(model, batch, optimizer, scheduler, scaler)`` once on a two-weight probe.
+
+    The probe's loss ``sum((w - x)**2)`` at ``w = 0``, ``x = (100, 0)`` has a gradient of norm 200, far above any
+    ``max_grad_norm``; plain SGD at learning rate 1 then moves the weights by exactly the clipped gradient. Returns
+    what the step left out, in plain words (an empty list: it clips, steps, advances the schedule, clears the
+    gradients and returns the loss).
+    """
+    import types
+
+    import torch
+
+    class Probe(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.weight = torch.nn.Parameter(torch.zeros(2))
+
+        def forward(self, x: Any) -> Any:
+            return types.SimpleNamespace(loss=((self.weight - x) ** 2).sum())
+
+    model = Probe()
+    optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
+    scaler = torch.amp.GradScaler("cpu", enabled=False)  # a no-op scaler: the probe checks the order of the calls
+    loss = step(model, {"x": torch.tensor([100.0, 0.0])}, optimizer, scheduler, scaler)
+    problems, moved = [], float(model.weight.detach().norm())
+    if moved == 0:
+        problems.append("the weights did not change: call scaler.step(optimizer), which calls optimizer.step()")
+    elif moved > max_grad_norm * 1.001:
+        problems.append(f"one step moved the weights by {moved:.1f} with max_grad_norm {max_grad_norm}: unscale "
+                        "(scaler.unscale_(optimizer)) and clip (torch.nn.utils.clip_grad_norm_) before the step")
+    if scheduler.last_epoch != 1:
+        problems.append("the learning-rate schedule did not move: call scheduler.step() once per update")
+    if model.weight.grad is not None and bool(model.weight.grad.any()):
+        problems.append("gradients are left over and would add to the next batch's: end with optimizer.zero_grad()")
+    if not (isinstance(loss, torch.Tensor) and loss.numel() == 1):
+        problems.append(f"training_step returned {type(loss).__name__}: return the batch's loss (a tensor)")
+    return problems
 
 # ---------------------------------------------------------------- out of memory: halve the batch, same effective batch
 

@@ -235,3 +235,89 @@ def run_after_setup(prefix: str, before: int, cells: list, folder: Path) -> list
                                 resources={"metadata": {"path": str(NOTEBOOK_DIR)}}).execute()
     nbformat.write(run, folder / "planted.ipynb")  # for a human reading a failure
     return run.cells[len(setup):]
+
+
+@dataclass
+class Plant:
+    """One wrong answer to plant in an exercise, and what its check must say.
+
+    ``exercise``: text that finds the exercise cell; ``changes``: (old, new) replacements inside its solution;
+    ``says``: a fragment of the check's message; ``through``: text that finds the last cell the check needs (when
+    the check runs after the exercise cell); ``keep``: kernel names the plant rebinds, restored after it;
+    ``setup``: code run first (and left in effect), e.g. data the tiny profile's random model cannot produce.
+    """
+
+    exercise: str
+    changes: list[tuple[str, str]]
+    says: str
+    through: str | None = None
+    keep: tuple[str, ...] = ()
+    setup: str = ""
+
+
+def run_plants(prefix: str, plants: dict[str, Plant], folder: Path) -> dict[str, tuple[str, str] | None]:
+    """Run notebook ``prefix`` (tiny profile, Hub off) up to its last planted check, each plant just before its
+    exercise's reference answer; return the first error each plant's cells raised (None: nothing stopped it).
+
+    The reference answers and every other cell must run cleanly: nbclient raises otherwise.
+    """
+    import nbclient
+
+    nb = nbformat.read(notebook_path(prefix), as_version=4)
+    code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+
+    def find(text: str) -> int:
+        found = [i for i in code if text in nb.cells[i].source]
+        assert len(found) == 1, f"notebook {prefix}: expected one code cell holding {text!r}, found {len(found)}"
+        return found[0]
+
+    spans = {name: (find(p.exercise), find(p.through or p.exercise)) for name, p in plants.items()}
+    cells, where = [], {}
+    for i in code:
+        if i > max(end for _, end in spans.values()):
+            break
+        for name, plant in plants.items():
+            start, end = spans[name]
+            if start != i:
+                continue
+            if plant.setup:
+                cells.append(nbformat.v4.new_code_cell(plant.setup))
+            first = len(cells)
+            if plant.keep:
+                cells.append(nbformat.v4.new_code_cell(f"_kept = ({', '.join(plant.keep)},)"))
+            cells.append(planted(nb.cells[i], plant.changes))
+            cells += [raising(nb.cells[j].source) for j in code if i < j <= end]
+            where[name] = (first, len(cells))
+            if plant.keep:
+                cells.append(nbformat.v4.new_code_cell(f"{', '.join(plant.keep)}, = _kept"))
+        cells.append(nb.cells[i])
+    params = next(c for c in cells if "parameters" in c.metadata.get("tags", []))
+    params.source += f'\nprofile = "tiny"\noutput_dir = {str(folder / "outputs")!r}\n'
+    run = nbformat.v4.new_notebook(cells=cells, metadata=nb.metadata)
+    try:
+        with environment(**KERNEL_ENV):
+            nbclient.NotebookClient(run, kernel_name="python3", timeout=600,
+                                    resources={"metadata": {"path": str(NOTEBOOK_DIR)}}).execute()
+    finally:
+        nbformat.write(run, folder / "planted.ipynb")  # for a human reading a failure
+    return {name: next(filter(None, map(error_of, run.cells[a:b])), None) for name, (a, b) in where.items()}
+
+
+def plant_tests(prefix: str, plants: dict[str, Plant]):
+    """A module fixture running ``run_plants`` once, and a test per plant: its check stopped it, saying why.
+
+    In a test module: ``planted_run, test_a_planted_wrong_answer_is_stopped = plant_tests("01", PLANTS)``.
+    """
+    import pytest
+
+    @pytest.fixture(scope="module")
+    def planted_run(tmp_path_factory):
+        return run_plants(prefix, plants, tmp_path_factory.mktemp(f"planted{prefix}"))
+
+    @pytest.mark.parametrize("name", list(plants))
+    def test(planted_run, name):
+        found = planted_run[name]
+        assert found is not None, f"notebook {prefix}, {name}: the check accepted a wrong answer"
+        assert plants[name].says in found[1], f"notebook {prefix}, {name}: stopped by {found}"
+
+    return planted_run, test

@@ -15,6 +15,7 @@ from nbclient.exceptions import CellExecutionError
 
 import nbrun
 from course_utils.instructor import student
+from nbrun import Plant, plant_tests
 
 NOTEBOOK = nbrun.notebook_path("04")
 
@@ -153,3 +154,15 @@ def test_each_exercise_has_a_locked_check_right_after_it_and_a_stub_that_gives_n
         assert tasks, f"{marker!r} holds no exercise"
         for task in tasks:
             assert not [a for a in answers if a in task], f"the hint {task!r} gives part of the answer away"
+
+
+# ------------------------------------------------------- the analysis exercise, planted in one run (nbrun.run_plants)
+WORDS = "group per_question by first_word"
+SCORED = 'per_question["f1"] = np.arange(len(per_question), dtype=float) % 7  # tiny\'s random model scores ~0'
+MORE_PLANTS = {
+    "sorted from lowest to highest": Plant(WORDS, [("sort_values(ascending=False)", "sort_values(ascending=True)")],
+                                           "from highest to lowest", setup=SCORED),
+    "a sum instead of the mean": Plant(WORDS, [('["f1"].mean()', '["f1"].sum()')], "the mean F1 of the questions",
+                                       setup=SCORED),
+}
+planted_run, test_another_planted_wrong_answer_is_stopped = plant_tests("04", MORE_PLANTS)

@@ -8,7 +8,7 @@ import papermill
 import pytest
 
 from course_utils.instructor import student
-from nbrun import NOTEBOOK_DIR, run_notebook, work_dir
+from nbrun import NOTEBOOK_DIR, Plant, plant_tests, run_notebook, work_dir
 
 pytestmark = pytest.mark.notebook
 
@@ -71,3 +71,12 @@ def test_every_new_exercise_has_a_planted_wrong_answer():
     for header in headers:
         cell = next(c for c in nb.cells if c.cell_type == "code" and c.source.startswith(header))
         assert student.BEGIN in cell.source and "problems" in cell.source, f"{header}: no solution or checkpoint"
+
+
+# ----------------------------------------------------- the lead baseline's exercise, planted (nbrun.run_plants)
+MORE_PLANTS = {
+    "the headline counted as lead words": Plant(
+        "return the first n words of cu.summarization.body(article)",
+        [("cu.summarization.body(article).split()", "article.split()")], "headline removed"),
+}
+planted_run, test_another_planted_wrong_answer_is_stopped = plant_tests("05", MORE_PLANTS)

@@ -7,7 +7,7 @@ One kernel runs notebook 08 (tiny profile, Hub off) up to the exercise, then eac
 import nbformat
 import pytest
 
-from nbrun import error_of, notebook_path, planted, run_after_setup
+from nbrun import Plant, error_of, notebook_path, plant_tests, planted, run_after_setup
 
 pytestmark = pytest.mark.notebook
 
@@ -42,3 +42,12 @@ def test_the_reference_bootstrap_passes_its_checks(executed):
     assert error_of(executed[-1]) is None, error_of(executed[-1])
     printed = "".join(o.get("text", "") for o in executed[-1].outputs)
     assert "95% CI [" in printed and "normal approximation ±" in printed
+
+
+# ------------------------------------------------------------- the F1 exercise, planted (nbrun.run_plants)
+MORE_PLANTS = {
+    "binary F1 under both names": Plant(
+        'add out[f"f1_{average}"]', [("references=labels, average=average)", "references=labels)")],
+        "scikit-learn gives"),
+}
+planted_run, test_another_planted_wrong_answer_is_stopped = plant_tests("08", MORE_PLANTS)

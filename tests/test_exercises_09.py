@@ -8,7 +8,7 @@ import pytest
 
 import course_utils as cu
 from course_utils.instructor import student
-from nbrun import NOTEBOOK_DIR
+from nbrun import NOTEBOOK_DIR, Plant, plant_tests
 
 NOTEBOOK = NOTEBOOK_DIR / "09_entity_extraction.ipynb"
 MAX_LENGTH = 64  # the tiny profile's, as in the notebook
@@ -132,3 +132,18 @@ def align_labels(word_ids, word_labels):
 def test_wrong_answers_fail_the_check_with_where_and_why(namespace, planted, message):
     with pytest.raises(AssertionError, match=r"^align_labels is not right yet\. " + message):
         run_check(namespace, planted)
+
+
+# ------------------------------------------- augmentation, timing and date rules, planted in one run (nbrun.run_plants)
+MORE_PLANTS = {
+    "the words after the last entity dropped": Plant(
+        "walk the sentence; copy O words, replace each entity span", [("    new_words += words[position:]\n", "")],
+        "augmentation must keep one tag per word", through="with_entities = [i for i, tags in enumerate(train_raw"),
+    "the start time returned as the seconds": Plant(
+        "train from `resume`, timing it with time.time()", [("time.time() - t0, data", "t0, data")],
+        "train_variant should return (trainer, seconds spent training, eval set)",
+        through="main_trainer, main_seconds, main_eval = train_variant("),
+    "two-digit years": Plant("tag every (1-2 digit day, month name, 4-digit year)", [(r'"\d{4}"', r'"\d{2}"')],
+                             "day Month year"),
+}
+planted_run, test_another_planted_wrong_answer_is_stopped = plant_tests("09", MORE_PLANTS)

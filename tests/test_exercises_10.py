@@ -10,7 +10,7 @@ import nbclient
 import nbformat
 import pytest
 
-from nbrun import KERNEL_ENV, NOTEBOOK_DIR, environment, error_of, notebook_path, planted, raising
+from nbrun import KERNEL_ENV, NOTEBOOK_DIR, Plant, environment, error_of, notebook_path, plant_tests, planted, raising
 
 pytestmark = pytest.mark.notebook
 
@@ -127,3 +127,18 @@ def test_an_unknown_domain_says_expected_found_fix(executed):
     ename, message = error_of(cells[at])
     assert ename == "CourseError" and message.startswith(UNKNOWN_DOMAIN), message
     assert error_of(cells[at + 1]) is None and "domain: Brightdesk customer-support tickets" in printed(cells[at + 1])
+
+
+# ------------------------------------ dates, decisions and oversampling, planted in one run (nbrun.run_plants)
+MORE_PLANTS = {
+    "an unknown date kept as it is": Plant(
+        "try each format in DATE_FORMATS with datetime.strptime", [("    return None\n", "    return value\n")],
+        "(None when no format matches)"),
+    "a label spelled differently": Plant(
+        "one entry per row you decided", [('"T10353": ("relabel", "billing"', '"T10353": ("relabel", "Billing"')],
+        "spell the label as LABELS does", through="cu.errors.raise_if_any(decision_problems(DECISIONS, queue))"),
+    "only the extra rows kept": Plant(
+        "for each class, sample (largest - size) extra rows", [("pd.concat([frame, *extra])", "pd.concat(extra)")],
+        "classes are not the same size after oversampling"),
+}
+planted_run, test_another_planted_wrong_answer_is_stopped = plant_tests("10", MORE_PLANTS)

@@ -10,7 +10,7 @@ import nbformat
 import papermill
 import pytest
 
-from nbrun import notebook_path, run_notebook
+from nbrun import Plant, notebook_path, plant_tests, run_notebook
 
 pytestmark = pytest.mark.notebook
 
@@ -56,3 +56,17 @@ def test_metrics_that_do_not_match_the_run_fail_the_check(tmp_path):
     assert error.ename == "AssertionError"
     assert "- Your card's evaluation results: expected this run's test metrics: accuracy=" in error.evalue
     assert "license" not in error.evalue
+
+
+# --------------------------------------- the best-checkpoint and limitations exercises, planted (nbrun.run_plants)
+MORE_PLANTS = {
+    "the best checkpoint chosen by accuracy": Plant(
+        "evaluate and save every epoch, keep the best checkpoint by macro F1",
+        [('metric_for_best_model="f1_macro"', 'metric_for_best_model="accuracy"')],
+        "the kept checkpoint must be the best epoch", through="per_epoch = history.dropna("),
+    "the strongest class named as the weakest": Plant(
+        "name the weakest class with its F1", [("is '{weakest}' \"\n    f\"(F1 {per_class_f1[weakest]:.2f})",
+                                                "is '{max(per_class_f1, key=per_class_f1.get)}' \"\n    f\"(F1 high)")],
+        "in the limitations"),
+}
+planted_run, test_another_planted_wrong_answer_is_stopped = plant_tests("13", MORE_PLANTS)

@@ -128,8 +128,9 @@ def test_compatible_args_renames_for_older_transformers():
 
 
 def test_compatible_args_random_sampling_is_the_old_default_and_other_strategies_are_explained():
+    # said explicitly, so that dataclasses.replace can switch a grouped set-up back to random order
     assert training.compatible_args(BEFORE_5_2, train_sampling_strategy="random", learning_rate=0.1) == {
-        "learning_rate": 0.1}
+        "group_by_length": False, "learning_rate": 0.1}
     with pytest.raises(training.CourseError, match=r"train_sampling_strategy='sequential'.*group_by_length"):
         training.compatible_args(BEFORE_5_2, train_sampling_strategy="sequential")
     # unknown names and names with nothing to rename to are left for TrainingArguments to judge
@@ -293,3 +294,42 @@ def test_fallback_checks_the_batch_settings_first(built):
                                           r"per_device_train_batch_size=4"):
         training.train_with_oom_fallback(FakeTrainer, args(4), min_batch_size=8)
     assert built == []
+
+
+# ------------------------------------------------------------------ notebook 12's training_step, tried on a probe
+def _training_step(leave_out: str = ""):
+    """Notebook 12's reference training_step on the CPU (no autocast), with one call left out."""
+    import torch
+
+    def step(model, batch, optimizer, scheduler, scaler):
+        loss = model(**batch).loss
+        scaler.scale(loss).backward()
+        scaler.unscale_(optimizer)
+        if leave_out != "clip":
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        if leave_out != "step":
+            scaler.step(optimizer)
+        scaler.update()
+        if leave_out != "schedule":
+            scheduler.step()
+        if leave_out != "zero_grad":
+            optimizer.zero_grad()
+        return None if leave_out == "return" else loss
+
+    return step
+
+
+def test_the_reference_training_step_has_no_problems():
+    assert training.training_step_problems(_training_step(), max_grad_norm=1.0) == []
+
+
+@pytest.mark.parametrize("leave_out, says", [
+    ("clip", "one step moved the weights by 200.0 with max_grad_norm 1.0"),
+    ("step", "the weights did not change: call scaler.step(optimizer)"),
+    ("schedule", "call scheduler.step() once per update"),
+    ("zero_grad", "end with optimizer.zero_grad()"),
+    ("return", "training_step returned NoneType"),
+])
+def test_a_training_step_missing_a_call_is_told_which(leave_out, says):
+    problems = training.training_step_problems(_training_step(leave_out), max_grad_norm=1.0)
+    assert len(problems) == 1 and says in problems[0], problems
