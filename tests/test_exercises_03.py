@@ -9,7 +9,7 @@ run goes on after them; the test reads each check's error back from the executed
 import nbformat
 import pytest
 
-from nbrun import error_of, notebook_path, planted, run_after_setup
+from nbrun import Plant, error_of, notebook_path, plant_tests, planted, run_after_setup
 
 pytestmark = pytest.mark.notebook
 
@@ -81,3 +81,17 @@ def test_check_accepts_the_reference_answer(executed):
     assert error_of(answer) is None and error_of(check) is None, error_of(check)
     printed = "".join(o.get("text", "") for o in check.outputs)
     assert printed.startswith("Set-up OK: evaluate and save every ") and "best checkpoint by accuracy" in printed
+
+
+# ------------------------------------------------ the encoding and metrics exercises, planted in one run (nbrun.run_plants)
+METRICS_PROBE_SAYS = "expected accuracy 0.75 and macro F1 0.733"
+MORE_PLANTS = {
+    "the head only": Plant(
+        'return the head+tail encoding of batch["text"]',
+        [("cu.text.head_tail_encode(tokenizer, batch[\"text\"], max_length=P.max_length)",
+          "tokenizer(batch[\"text\"], truncation=True, max_length=P.max_length)")],
+        "the first review is not its head+tail encoding"),
+    "binary F1 reported as macro": Plant(
+        "turn logits into class ids (argmax) and return", [(', average="macro")', ")")], METRICS_PROBE_SAYS),
+}
+planted_run, test_another_planted_wrong_answer_is_stopped = plant_tests("03", MORE_PLANTS)

@@ -156,10 +156,13 @@ def test_each_exercise_has_a_locked_check_right_after_it_and_a_stub_that_gives_n
             assert not [a for a in answers if a in task], f"the hint {task!r} gives part of the answer away"
 
 
-# ------------------------------------------------------- the analysis exercise, planted in one run (nbrun.run_plants)
+# ------------------------------------------ the arguments and analysis exercises, planted in one run (nbrun.run_plants)
 WORDS = "group per_question by first_word"
 SCORED = 'per_question["f1"] = np.arange(len(per_question), dtype=float) % 7  # tiny\'s random model scores ~0'
 MORE_PLANTS = {
+    "checkpoints in output_dir": Plant(
+        "build `args` (transformers.TrainingArguments) as described above",
+        [("output_dir=checkpoints", "output_dir=output_dir")], "args do not match the settings above: output_dir="),
     "sorted from lowest to highest": Plant(WORDS, [("sort_values(ascending=False)", "sort_values(ascending=True)")],
                                            "from highest to lowest", setup=SCORED),
     "a sum instead of the mean": Plant(WORDS, [('["f1"].mean()', '["f1"].sum()')], "the mean F1 of the questions",

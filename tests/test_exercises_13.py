@@ -66,8 +66,11 @@ def test_metrics_that_do_not_match_the_run_fail_the_check(tmp_path):
     assert "license" not in error.evalue
 
 
-# --------------------------------------- the best-checkpoint and limitations exercises, planted (nbrun.run_plants)
+# ---------------------------- the metrics, best-checkpoint and limitations exercises, planted (nbrun.run_plants)
 MORE_PLANTS = {
+    "micro F1 reported as macro": Plant(
+        'argmax the logits, return {"accuracy"', [('average="macro"', 'average="micro"')],
+        "expected accuracy 0.75 and macro F1 0.733"),
     "the best checkpoint chosen by accuracy": Plant(
         "evaluate and save every epoch, keep the best checkpoint by macro F1",
         [('metric_for_best_model="f1_macro"', 'metric_for_best_model="accuracy"')],
