@@ -132,6 +132,32 @@ def compatible_args(accepted: Iterable[str] | None = None, **kwargs: Any) -> dic
 
 
 
+# Four hand-made examples for checking a student's compute_metrics: 3 of 4 right, the miss in class 1, so the
+# per-class F1 are 0.8 and 0.667 (macro 0.733) while micro F1 and accuracy are 0.75.
+PROBE_LOGITS = np.array([[2.0, 0.1], [0.3, 1.0], [1.5, 0.2], [0.9, 0.1]])
+PROBE_LABELS = np.array([0, 1, 1, 0])
+PROBE_SCORES = {"accuracy": 0.75, "balanced_accuracy": 0.75, "f1_macro": (0.8 + 2 / 3) / 2}
+
+
+def compute_metrics_problems(compute_metrics: Callable, expects: Sequence[str] = ("accuracy",)) -> list[str]:
+    """Call a student's ``compute_metrics`` on the four probe examples; what it gets wrong, in plain words.
+
+    ``expects``: the keys it must return (from ``PROBE_SCORES``). An empty list: every one is right.
+    """
+    from transformers import EvalPrediction
+
+    try:
+        got = compute_metrics(EvalPrediction(predictions=PROBE_LOGITS, label_ids=PROBE_LABELS))
+    except NotImplementedError:  # an exercise stub not written yet: its own message says what to write
+        raise
+    except Exception as err:  # the student's code: any other error is reported, not raised
+        return [f"compute_metrics failed on 4 examples ({type(err).__name__}: {err})"]
+    if not isinstance(got, dict):
+        return [f"compute_metrics returned a {type(got).__name__}: return a dict such as {{'accuracy': 0.75}}"]
+    return [f"{name}: expected {PROBE_SCORES[name]:.3f} on 4 examples with 3 right (per-class F1 0.8 and 0.667), "
+            f"got {got.get(name)!r}" for name in expects
+            if not (isinstance(got.get(name), numbers.Real) and np.isclose(got[name], PROBE_SCORES[name]))]
+
 def training_step_problems(step: Callable, max_grad_norm: float) -> list[str]:
     """Try notebook 12's ``training_step(model, batch, optimizer, scheduler, scaler)`` once on a two-weight probe.
 

@@ -16,7 +16,7 @@ PLANTS = {
         "the first review is not encoded as head+tail"),
     "labels compared with themselves": Plant(
         'return {"accuracy": ...} from eval_pred', [("np.argmax(eval_pred.predictions, axis=-1)", "eval_pred.label_ids")],
-        "compute_metrics should return {'accuracy': 0.667}"),
+        "accuracy: expected 0.750"),
     "the model saved without its tokenizer": Plant(
         "save the model and tokenizer to model_dir", [("trainer.save_model(model_dir)",
                                                       "trainer.model.save_pretrained(model_dir)")],

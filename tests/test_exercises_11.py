@@ -13,7 +13,7 @@ PLANTS = {
         "still has ['label_text', 'text']"),
     "micro instead of macro F1": Plant(
         "argmax the logits; return accuracy, balanced_accuracy and f1_macro", [('average="macro"', 'average="micro"')],
-        "so macro F1 0.733"),
+        "f1_macro: expected 0.733"),
     "the learning rate on a linear scale": Plant(
         "learning_rate log-uniform 2e-5..5e-4", [(", log=True", "")], "log-uniform over 2e-5..5e-4"),
     "every prediction kept": Plant(

@@ -333,3 +333,38 @@ def test_the_reference_training_step_has_no_problems():
 def test_a_training_step_missing_a_call_is_told_which(leave_out, says):
     problems = training.training_step_problems(_training_step(leave_out), max_grad_norm=1.0)
     assert len(problems) == 1 and says in problems[0], problems
+
+
+# ------------------------------------------------------- the compute_metrics probe of notebooks 03, 06, 11 and 13
+def _metrics(average="macro", as_dict=True):
+    def compute_metrics(eval_pred):
+        logits, labels = eval_pred
+        predictions = np.argmax(logits, axis=-1)
+        scores = {"accuracy": skm.accuracy_score(labels, predictions),
+                  "balanced_accuracy": skm.balanced_accuracy_score(labels, predictions),
+                  "f1_macro": skm.f1_score(labels, predictions, average=average)}
+        return scores if as_dict else scores["accuracy"]
+    return compute_metrics
+
+
+def test_the_probe_scores_are_what_scikit_learn_computes():
+    assert training.compute_metrics_problems(_metrics(), expects=list(training.PROBE_SCORES)) == []
+
+
+@pytest.mark.parametrize("metrics, says", [
+    (_metrics(average="micro"), "f1_macro: expected 0.733 on 4 examples with 3 right (per-class F1 0.8 and 0.667), got "
+                                "0.75"),
+    (_metrics(average="binary"), "f1_macro: expected 0.733"),
+    (_metrics(as_dict=False), "compute_metrics returned a float: return a dict"),
+    (lambda eval_pred: {"accuracy": eval_pred.missing}, "compute_metrics failed on 4 examples (AttributeError"),
+])
+def test_a_wrong_compute_metrics_is_told_what_is_wrong(metrics, says):
+    problems = training.compute_metrics_problems(metrics, expects=("accuracy", "f1_macro"))
+    assert len(problems) == 1 and problems[0].startswith(says), problems
+
+
+def test_an_unwritten_stub_keeps_its_own_message():
+    def stub(eval_pred):
+        raise NotImplementedError("Exercise: return accuracy. Replace this line with your code.")
+    with pytest.raises(NotImplementedError, match="Exercise: return accuracy"):
+        training.compute_metrics_problems(stub)
