@@ -20,6 +20,8 @@ from pathlib import Path
 import nbformat
 import papermill
 
+from kernels import AsyncUnixSocketKernelManager
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = ROOT / "notebooks"
 RUN_DIR = ROOT / "build" / "test-runs"  # the default record_dir()
@@ -135,7 +137,8 @@ def run_notebook(source: Path, out_dir: Path, parameters: dict, env: dict[str, s
     """
     with environment(**{**KERNEL_ENV, **(env or {})}):
         papermill.execute_notebook(str(source), str(out_dir / source.name), cwd=str(NOTEBOOK_DIR),
-                                   kernel_name="python3", parameters=parameters, progress_bar=False)
+                                   kernel_name="python3", parameters=parameters, progress_bar=False,
+                                   kernel_manager_class=AsyncUnixSocketKernelManager)
 
 
 def execute(prefix: str, env: dict[str, str | None] | None = None, **parameters) -> Executed:
@@ -231,7 +234,7 @@ def run_after_setup(prefix: str, before: int, cells: list, folder: Path) -> list
     params.source += f'\nprofile = "tiny"\noutput_dir = {str(folder / "outputs")!r}\n'
     run = nbformat.v4.new_notebook(cells=setup + list(cells), metadata=nb.metadata)
     with environment(**KERNEL_ENV):
-        nbclient.NotebookClient(run, kernel_name="python3", timeout=600,
+        nbclient.NotebookClient(run, kernel_name="python3", timeout=600, kernel_manager_class=AsyncUnixSocketKernelManager,
                                 resources={"metadata": {"path": str(NOTEBOOK_DIR)}}).execute()
     nbformat.write(run, folder / "planted.ipynb")  # for a human reading a failure
     return run.cells[len(setup):]
@@ -296,7 +299,7 @@ def run_plants(prefix: str, plants: dict[str, Plant], folder: Path) -> dict[str,
     run = nbformat.v4.new_notebook(cells=cells, metadata=nb.metadata)
     try:
         with environment(**KERNEL_ENV):
-            nbclient.NotebookClient(run, kernel_name="python3", timeout=600,
+            nbclient.NotebookClient(run, kernel_name="python3", timeout=600, kernel_manager_class=AsyncUnixSocketKernelManager,
                                     resources={"metadata": {"path": str(NOTEBOOK_DIR)}}).execute()
     finally:
         nbformat.write(run, folder / "planted.ipynb")  # for a human reading a failure

@@ -10,6 +10,7 @@ from pathlib import Path
 import nbformat
 import papermill
 
+from kernels import AsyncUnixSocketKernelManager
 from nbrun import NOTEBOOK_DIR, Executed, environment, notebook_path
 
 TESTS = Path(__file__).resolve().parent
@@ -37,6 +38,7 @@ def execute(prefix: str, mode: str, workdir: Path) -> Executed:
                      COURSE_DATA_DIR=None, CI=None, TQDM_DISABLE="1", TOKENIZERS_PARALLELISM="false", COURSE_DRY_RUN="1", MPLBACKEND=None):
         papermill.execute_notebook(
             str(source), str(workdir / source.name), cwd=str(workdir), kernel_name="python3", progress_bar=False,
+            kernel_manager_class=AsyncUnixSocketKernelManager,
             parameters={"profile": MODES[mode], "output_dir": str(out_dir)},
         )
     results = json.loads((out_dir / "results.json").read_text())

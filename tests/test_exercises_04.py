@@ -15,6 +15,7 @@ from nbclient.exceptions import CellExecutionError
 
 import nbrun
 from course_utils.instructor import student
+from kernels import AsyncUnixSocketKernelManager
 from nbrun import Plant, plant_tests
 
 NOTEBOOK = nbrun.notebook_path("04")
@@ -109,7 +110,7 @@ def outcomes(tmp_path_factory):
     exercises = {marker: exercise_index(cells, marker) for marker, _, _ in PLANTS.values()}
     checks = {index: check_index(cells, index) for index in exercises.values()}
     found = {}
-    client = NotebookClient(nb, kernel_name="python3", timeout=600,
+    client = NotebookClient(nb, kernel_name="python3", timeout=600, kernel_manager_class=AsyncUnixSocketKernelManager,
                             resources={"metadata": {"path": str(nbrun.NOTEBOOK_DIR)}})
     with nbrun.environment(**nbrun.KERNEL_ENV), client.setup_kernel():
         for index, cell in enumerate(cells[:max(checks.values()) + 1]):

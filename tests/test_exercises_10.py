@@ -10,6 +10,7 @@ import nbclient
 import nbformat
 import pytest
 
+from kernels import AsyncUnixSocketKernelManager
 from nbrun import KERNEL_ENV, NOTEBOOK_DIR, Plant, environment, error_of, notebook_path, plant_tests, planted, raising
 
 pytestmark = pytest.mark.notebook
@@ -82,7 +83,7 @@ def executed(tmp_path_factory):
             cells += between
     run = nbformat.v4.new_notebook(cells=cells, metadata=nb.metadata)
     with environment(**KERNEL_ENV):
-        nbclient.NotebookClient(run, kernel_name="python3", timeout=600,
+        nbclient.NotebookClient(run, kernel_name="python3", timeout=600, kernel_manager_class=AsyncUnixSocketKernelManager,
                                 resources={"metadata": {"path": str(NOTEBOOK_DIR)}}).execute()
     nbformat.write(run, folder / "planted.ipynb")  # for a human reading a failure
     return run.cells, labels

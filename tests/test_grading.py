@@ -16,6 +16,7 @@ from course_utils import results
 from course_utils.errors import CourseError
 from course_utils.instructor import __main__ as cli
 from course_utils.instructor import grading, stamps, student
+from kernels import AsyncUnixSocketKernelManager
 from nbrun import NOTEBOOK_DIR, notebook_path
 
 TOKEN = "hf_" + "Ab3" * 12  # token-shaped, never valid
@@ -149,7 +150,7 @@ def run_tiny(source, out_dir):
     """Execute a notebook in the tiny profile into ``out_dir``; nbrun.execute's fixed build/test-runs folder would
     race with tests/test_nb03_*.py running the same notebook on another xdist worker."""
     papermill.execute_notebook(str(source), str(out_dir / "executed.ipynb"), cwd=str(NOTEBOOK_DIR),
-                               kernel_name="python3", progress_bar=False,
+                               kernel_name="python3", progress_bar=False, kernel_manager_class=AsyncUnixSocketKernelManager,
                                parameters={"profile": "tiny", "output_dir": str(out_dir / "outputs")})
     return json.loads((out_dir / "executed.ipynb").read_text())
 

@@ -69,10 +69,12 @@ def run_and_kill(folder: Path) -> int:
     folder.mkdir(parents=True)
     env = {k: v for k, v in os.environ.items() if k not in KERNEL_ENV}
     env.update({k: v for k, v in KERNEL_ENV.items() if v is not None})
-    command = [sys.executable, "-m", "papermill", str(source), str(folder / source.name), "--cwd", str(NOTEBOOK_DIR),
-               "-k", "python3", "--no-progress-bar", "-p", "output_dir", str(folder / "outputs")]
-    for key, value in PARAMETERS.items():
-        command += ["-p", key, str(value)]
+    # papermill's Python API in a process of its own (its command line cannot choose the kernel's transport)
+    script = (f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import kernels, papermill; "
+              f"papermill.execute_notebook({str(source)!r}, {str(folder / source.name)!r}, cwd={str(NOTEBOOK_DIR)!r}, "
+              f"kernel_name='python3', progress_bar=False, kernel_manager_class=kernels.AsyncUnixSocketKernelManager, "
+              f"parameters={ {**PARAMETERS, 'output_dir': str(folder / 'outputs')}!r})")
+    command = [sys.executable, "-c", script]
     papermill = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.time() + 600
     try:

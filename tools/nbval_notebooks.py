@@ -24,6 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 from nbrun import KERNEL_ENV, environment, hermetic_env  # noqa: E402 (the one definition of a hermetic run)
 
+PYTEST_WITH_TESTS = f"import sys, pytest; sys.path.insert(0, {str(ROOT / 'tests')!r}); sys.exit(pytest.main())"
+
 
 def xdist_workers(pytest_args: list[str]) -> int:
     """The ``-n N`` / ``--numprocesses=N`` of pytest's arguments (1 without one, the core count for ``auto``).
@@ -51,8 +53,10 @@ def run(pytest_args: list[str], record: Path | None, pattern: str = "[0-9][0-9]_
         # -c: the repository's pytest settings, although the notebooks sit outside it (no conftest.py applies);
         # --rootdir: test ids named by the notebook ("01_data_loading.ipynb::Cell 3"), which xdist groups by
         with environment(**{**hermetic_env(folder / "env", xdist_workers(pytest_args)), **KERNEL_ENV}):
-            code = subprocess.call([sys.executable, "-m", "pytest", "-c", str(ROOT / "pyproject.toml"), "--rootdir",
-                                    str(folder), "-p", "no:cacheprovider", "--nbval-lax", "--nbval-current-env",
+            # tests/ on the path (xdist hands it to its workers) for -p kernels: nbval's kernels over Unix sockets
+            code = subprocess.call([sys.executable, "-c", PYTEST_WITH_TESTS, "-c", str(ROOT / "pyproject.toml"),
+                                    "--rootdir", str(folder), "-p", "no:cacheprovider", "-p", "kernels",
+                                    "--nbval-lax", "--nbval-current-env",
                                     *pytest_args, *copies], cwd=folder)
         if record is not None:
             for source in sources:
