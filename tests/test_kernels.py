@@ -1,7 +1,9 @@
 """The test kernels talk over Unix sockets (tests/kernels.py): no TCP port for another process to take first."""
 
+import ast
 import os
 import tempfile
+from pathlib import Path
 
 import nbformat
 import papermill
@@ -32,3 +34,16 @@ def test_a_notebook_runs_over_unix_sockets(tmp_path):
     transport, prefix = nbformat.read(tmp_path / "ran.ipynb", as_version=4).cells[0].outputs[0]["text"].split()
     assert transport == "ipc" and os.path.isabs(prefix)
     assert not [name for name in os.listdir(tempfile.gettempdir()) if name.startswith(os.path.basename(prefix))]
+
+
+def test_every_kernel_a_test_starts_uses_unix_sockets():
+    """A papermill or nbclient run written without the manager class would bring the TCP race back."""
+    missing = []
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call):
+                name = getattr(node.func, "attr", getattr(node.func, "id", None))
+                if name in {"execute_notebook", "NotebookClient"} and \
+                        not any(k.arg == "kernel_manager_class" for k in node.keywords):
+                    missing.append(f"{path.name}:{node.lineno}")
+    assert not missing, f"pass kernel_manager_class=AsyncUnixSocketKernelManager at {missing}"
