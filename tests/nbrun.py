@@ -234,8 +234,9 @@ def run_after_setup(prefix: str, before: int, cells: list, folder: Path) -> list
     params.source += f'\nprofile = "tiny"\noutput_dir = {str(folder / "outputs")!r}\n'
     run = nbformat.v4.new_notebook(cells=setup + list(cells), metadata=nb.metadata)
     with environment(**KERNEL_ENV):
-        nbclient.NotebookClient(run, kernel_name="python3", timeout=600, kernel_manager_class=AsyncUnixSocketKernelManager,
-                                resources={"metadata": {"path": str(NOTEBOOK_DIR)}}).execute()
+        nbclient.NotebookClient(run, kernel_name="python3", timeout=600,
+                                resources={"metadata": {"path": str(NOTEBOOK_DIR)}},
+                                kernel_manager_class=AsyncUnixSocketKernelManager).execute()
     nbformat.write(run, folder / "planted.ipynb")  # for a human reading a failure
     return run.cells[len(setup):]
 
@@ -299,8 +300,9 @@ def run_plants(prefix: str, plants: dict[str, Plant], folder: Path) -> dict[str,
     run = nbformat.v4.new_notebook(cells=cells, metadata=nb.metadata)
     try:
         with environment(**KERNEL_ENV):
-            nbclient.NotebookClient(run, kernel_name="python3", timeout=600, kernel_manager_class=AsyncUnixSocketKernelManager,
-                                    resources={"metadata": {"path": str(NOTEBOOK_DIR)}}).execute()
+            nbclient.NotebookClient(run, kernel_name="python3", timeout=600,
+                                    resources={"metadata": {"path": str(NOTEBOOK_DIR)}},
+                                    kernel_manager_class=AsyncUnixSocketKernelManager).execute()
     finally:
         nbformat.write(run, folder / "planted.ipynb")  # for a human reading a failure
     return {name: next(filter(None, map(error_of, run.cells[a:b])), None) for name, (a, b) in where.items()}

@@ -83,8 +83,9 @@ def executed(tmp_path_factory):
             cells += between
     run = nbformat.v4.new_notebook(cells=cells, metadata=nb.metadata)
     with environment(**KERNEL_ENV):
-        nbclient.NotebookClient(run, kernel_name="python3", timeout=600, kernel_manager_class=AsyncUnixSocketKernelManager,
-                                resources={"metadata": {"path": str(NOTEBOOK_DIR)}}).execute()
+        nbclient.NotebookClient(run, kernel_name="python3", timeout=600,
+                                resources={"metadata": {"path": str(NOTEBOOK_DIR)}},
+                                kernel_manager_class=AsyncUnixSocketKernelManager).execute()
     nbformat.write(run, folder / "planted.ipynb")  # for a human reading a failure
     return run.cells, labels
 

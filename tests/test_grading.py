@@ -150,7 +150,8 @@ def run_tiny(source, out_dir):
     """Execute a notebook in the tiny profile into ``out_dir``; nbrun.execute's fixed build/test-runs folder would
     race with tests/test_nb03_*.py running the same notebook on another xdist worker."""
     papermill.execute_notebook(str(source), str(out_dir / "executed.ipynb"), cwd=str(NOTEBOOK_DIR),
-                               kernel_name="python3", progress_bar=False, kernel_manager_class=AsyncUnixSocketKernelManager,
+                               kernel_name="python3", progress_bar=False,
+                               kernel_manager_class=AsyncUnixSocketKernelManager,
                                parameters={"profile": "tiny", "output_dir": str(out_dir / "outputs")})
     return json.loads((out_dir / "executed.ipynb").read_text())
 

@@ -191,7 +191,8 @@ def test_student_version_stops_at_its_first_exercise(path, student_dir, tmp_path
         monkeypatch.setenv(name, value)
     with pytest.raises(papermill.PapermillExecutionError) as failure:
         papermill.execute_notebook(str(student_dir / path.name), str(tmp_path / path.name), cwd=str(NOTEBOOK_DIR),
-                                   kernel_name="python3", progress_bar=False, kernel_manager_class=AsyncUnixSocketKernelManager,
+                                   kernel_name="python3", progress_bar=False,
+                                   kernel_manager_class=AsyncUnixSocketKernelManager,
                                    parameters={"profile": "tiny", "output_dir": str(tmp_path / "outputs")})
     assert failure.value.ename == "NotImplementedError"
     task = re.match(r"Exercise: (.*)\. Replace this line with your code\.$", failure.value.evalue)
