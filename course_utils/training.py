@@ -131,7 +131,6 @@ def compatible_args(accepted: Iterable[str] | None = None, **kwargs: Any) -> dic
     return out
 
 
-
 # Four hand-made examples for checking a student's compute_metrics: 3 of 4 right, the miss in class 1, so the
 # per-class F1 are 0.8 and 0.667 (macro 0.733) while micro F1 and accuracy are 0.75.
 PROBE_LOGITS = np.array([[2.0, 0.1], [0.3, 1.0], [1.5, 0.2], [0.9, 0.1]])
@@ -157,6 +156,7 @@ def compute_metrics_problems(compute_metrics: Callable, expects: Sequence[str] =
     return [f"{name}: expected {PROBE_SCORES[name]:.3f} on 4 examples with 3 right (per-class F1 0.8 and 0.667), "
             f"got {got.get(name)!r}" for name in expects
             if not (isinstance(got.get(name), numbers.Real) and np.isclose(got[name], PROBE_SCORES[name]))]
+
 
 def training_step_problems(step: Callable, max_grad_norm: float) -> list[str]:
     """Try notebook 12's ``training_step(model, batch, optimizer, scheduler, scaler)`` once on a two-weight probe.
