@@ -133,8 +133,22 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def _fmt_seconds(seconds: float) -> str:
-    return f"{seconds:.0f} s" if seconds < 90 else f"{int(seconds // 60)} min {int(seconds % 60):02d} s"
+def duration(seconds: float) -> str:
+    """A wall time as the course writes it, rounded to the second: '8 s', '1 min 53 s'.
+
+    >>> duration(4.5), duration(112.8), duration(179.6)
+    ('5 s', '1 min 53 s', '3 min 0 s')
+    """
+    whole = int(seconds + 0.5)
+    return f"{whole} s" if whole < 60 else f"{whole // 60} min {whole % 60} s"
+
+
+def runtime_phrase(measured: dict[str, Any], run_date: str | None = None) -> str:
+    """How a notebook's header quotes its measured cpu-profile run: 'cpu profile 2 min 29 s (measured 2026-12-01)'.
+
+    ``measured`` is the notebook's entry in measured.json; ``run_date`` dates an entry recorded without its own.
+    """
+    return f"cpu profile {duration(float(measured['wall_s']))} (measured {measured.get('date') or run_date})"
 
 
 def what_you_should_see(notebook: str, profile: str, metrics: dict[str, Any],
@@ -158,8 +172,9 @@ def what_you_should_see(notebook: str, profile: str, metrics: dict[str, Any],
     measured = run.get("notebooks", {}).get(notebook)
     if not measured or not measured.get("metrics"):
         return []
-    where = f"measured by the course on {run.get('machine', 'its CI machine')}, {run.get('date', 'date unknown')}"
-    took = f", {_fmt_seconds(float(measured['wall_s']))} for the whole notebook" if measured.get("wall_s") else ""
+    when = measured.get("date") or run.get("date", "date unknown")  # a notebook re-measured alone has its own
+    where = f"measured by the course on {run.get('machine', 'its CI machine')}, {when}"
+    took = f", {duration(float(measured['wall_s']))} for the whole notebook" if measured.get("wall_s") else ""
     if same:
         lines = [f"What you should see ({profile} profile, {where}{took}); another seed, machine or library version "
                  "moves these a little:"]

@@ -44,3 +44,33 @@ def test_finetune_imdb_notebook_trains_saves_and_logs():
     assert f"scores {m['train_accuracy']:.1%}" in analysis and "overfitting" in analysis
     curves = [o for c in run.notebook.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
     assert len(curves) >= 2, "the length histogram and the training/validation curves must be shown"
+
+
+def test_watching_trainer_scores_the_training_sample_without_moving_the_random_state(tmp_path):
+    """06's WatchingTrainer: watching the training curve must not change the model training produces."""
+    import datasets
+    import nbformat
+    import torch
+    import transformers
+
+    from course_utils.models import tiny_bert_path
+    from nbrun import notebook_path
+
+    cells = nbformat.read(notebook_path("06"), as_version=4).cells
+    namespace = {"transformers": transformers}
+    exec(next(c.source for c in cells if "class WatchingTrainer" in c.source), namespace)
+    model = transformers.AutoModelForSequenceClassification.from_pretrained(tiny_bert_path(), num_labels=2)
+    reviews = datasets.Dataset.from_dict({"input_ids": [[101, 2307, 3185, 102]] * 4, "label": [0, 1, 0, 1]})
+    args = transformers.TrainingArguments(output_dir=str(tmp_path), per_device_eval_batch_size=2, report_to="none",
+                                          use_cpu=True)
+
+    def state_after(trainer_class, eval_sets):
+        trainer = trainer_class(model=model, args=args, eval_dataset=eval_sets)  # seeds torch from args.seed
+        trainer.evaluate()
+        return torch.get_rng_state()
+
+    validation_only = state_after(transformers.Trainer, {"validation": reviews})
+    assert not torch.equal(state_after(transformers.Trainer, {"validation": reviews, "train": reviews}),
+                           validation_only), "a plain Trainer's extra evaluation should move the random state"
+    assert torch.equal(state_after(namespace["WatchingTrainer"], {"validation": reviews, "train": reviews}),
+                       validation_only), "WatchingTrainer's training-sample evaluation moved the random state"

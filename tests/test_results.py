@@ -162,6 +162,13 @@ def test_what_you_should_see_compares_with_the_same_profiles_measurement():
     assert lines[1:] == ["  accuracy: yours 0.800, measured 0.836", "  f1_macro: yours 0.790, measured 0.835"]
 
 
+def test_what_you_should_see_dates_a_notebook_measured_after_the_rest_by_its_own_run():
+    runs = {"cpu": dict(RUNS["cpu"], notebooks={"03_text_classification": dict(
+        RUNS["cpu"]["notebooks"]["03_text_classification"], date="2026-12-02")})}
+    assert "2 CPU cores (test), 2026-12-02, 1 min 51 s" in results.what_you_should_see(
+        "03_text_classification", "cpu", {"accuracy": 0.8}, runs)[0]
+
+
 def test_what_you_should_see_on_tiny_shows_the_cpu_measurement_without_comparing():
     lines = results.what_you_should_see("03_text_classification", "tiny", {"accuracy": 0.5}, RUNS)
     assert "tiny profile's numbers are not the lesson (it checks that the code runs)" in lines[0]
@@ -193,10 +200,47 @@ def test_tools_measured_merges_ok_rows_under_their_profile():
     rows = [{"notebook": "03_text_classification", "status": "ok", "profile": "cpu", "wall_s": 100.0,
              "metrics": {"accuracy": 0.81234567, "f1_macro": 0.8, "n_train": 1500}},
             {"notebook": "04_question_answering", "status": "failed", "profile": "cpu", "metrics": {}}]
-    old = {"profiles": {"cpu": {"notebooks": {"04_question_answering": {"wall_s": 1, "metrics": {"f1": 50.0}}}}}}
+    old = {"profiles": {"cpu": {"date": "2026-11-30",
+                                "notebooks": {"04_question_answering": {"wall_s": 1, "metrics": {"f1": 50.0}}}}}}
     merged = measured.merge(rows, old, "2026-12-01", "2 CPU cores")
     cpu = merged["profiles"]["cpu"]
-    assert cpu["notebooks"]["03_text_classification"] == {"wall_s": 100.0,
+    assert cpu["notebooks"]["03_text_classification"] == {"wall_s": 100.0, "date": "2026-12-01",
                                                            "metrics": {"accuracy": 0.8123, "f1_macro": 0.8}}
     assert cpu["notebooks"]["04_question_answering"]["metrics"] == {"f1": 50.0}  # a failed run keeps the old one
+    assert cpu["notebooks"]["04_question_answering"]["date"] == "2026-11-30"  # and the date it was measured
     assert cpu["machine"] == "2 CPU cores" and cpu["date"] == "2026-12-01"
+
+
+def test_every_notebook_header_quotes_its_measured_cpu_runtime():
+    import measured  # tools/
+    runs = results.measured_runs()["cpu"]
+    for path in sorted(measured.NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):
+        header = json.loads(path.read_text())["cells"][0]["source"]
+        header = "".join(header) if isinstance(header, list) else header
+        phrase = results.runtime_phrase(runs["notebooks"][path.stem], runs["date"])
+        assert phrase in header.replace("\n", " "), (
+            f"{path.name}: the Runtime line should say {phrase!r}: run `python tools/measured.py` after `make run`")
+
+
+def test_readme_quotes_each_notebooks_measured_cpu_runtime():
+    import measured  # tools/
+    readme = (measured.ROOT / "README.md").read_text()
+    for name, entry in results.measured_runs()["cpu"]["notebooks"].items():
+        row = next(line for line in readme.splitlines() if line.startswith(f"| [{name}.ipynb]"))
+        assert row.rstrip(" |").endswith(results.duration(entry["wall_s"])) or \
+            f"; {results.duration(entry['wall_s'])}" in row, f"README's row of {name} should quote its measured time"
+
+
+def test_sync_headers_rewrites_a_stale_runtime_and_leaves_other_notebooks_alone(tmp_path):
+    import nbformat
+
+    import measured  # tools/
+    for name, text in (("03_x", "**Runtime** on 2 CPU cores: cpu profile 9 s (measured 2026-11-01) · gpu: more"),
+                       ("04_y", "**Runtime**: typed by hand")):
+        nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(text)]), tmp_path / f"{name}.ipynb")
+    runs = {"profiles": {"cpu": {"date": "2026-12-01", "notebooks": {
+        "03_x": {"wall_s": 112.8, "date": "2026-12-02", "metrics": {}}, "04_y": {"wall_s": 5.0, "metrics": {}}}}}}
+    assert measured.sync_headers(runs, tmp_path) == ["03_x"]
+    assert nbformat.read(tmp_path / "03_x.ipynb", as_version=4).cells[0].source == (
+        "**Runtime** on 2 CPU cores: cpu profile 1 min 53 s (measured 2026-12-02) · gpu: more")
+    assert measured.sync_headers(runs, tmp_path) == []  # already current

@@ -5,7 +5,9 @@
 Reads the results table `make run` wrote (one row per notebook: profile, wall time, metrics), keeps each
 notebook's headline metrics (the ones its rubric lists) and merges them into
 course_utils/course_data/measured.json under the run's profile, with the machine and the date. Only notebooks that
-ran `ok` are recorded; a notebook that did not run keeps its earlier measurement.
+ran `ok` are recorded, each with the date it ran; a notebook that did not run keeps its earlier measurement. Then
+writes each notebook's measured cpu time into the Runtime line of its header (`runtime_phrase`), so no notebook
+quotes a time by hand.
 """
 
 from __future__ import annotations
@@ -15,12 +17,19 @@ import datetime
 import json
 import os
 import platform
+import re
 import sys
 from pathlib import Path
+
+import nbformat
+
+from course_utils.results import runtime_phrase
 
 ROOT = Path(__file__).resolve().parents[1]
 MEASURED = ROOT / "course_utils" / "course_data" / "measured.json"
 RUBRICS = ROOT / "course_utils" / "instructor" / "rubrics"
+NOTEBOOKS = ROOT / "notebooks"
+RUNTIME = re.compile(r"cpu profile (?:\d+ min )?\d+ s \(measured [0-9-]+\)")  # what runtime_phrase writes
 
 
 def machine() -> str:
@@ -50,10 +59,30 @@ def merge(rows: list[dict], measured: dict, when: str, where: str) -> dict:
         if row.get("status") != "ok" or not row.get("metrics"):
             continue
         run = profiles.setdefault(row["profile"], {"notebooks": {}})
+        for earlier in run["notebooks"].values():  # keep the date of what this run does not replace
+            earlier.setdefault("date", run.get("date"))
         run["machine"], run["date"] = where, when
-        run["notebooks"][row["notebook"]] = {"wall_s": row.get("wall_s"),
+        run["notebooks"][row["notebook"]] = {"wall_s": row.get("wall_s"), "date": when,
                                              "metrics": headline(row["notebook"], row["metrics"])}
     return measured
+
+
+def sync_headers(measured: dict, folder: Path = NOTEBOOKS) -> list[str]:
+    """Write each notebook's measured cpu runtime into the Runtime line of its first cell; return those changed."""
+    cpu = measured.get("profiles", {}).get("cpu", {})
+    changed = []
+    for path in sorted(folder.glob("[0-9][0-9]_*.ipynb")):
+        entry = cpu.get("notebooks", {}).get(path.stem)
+        nb = nbformat.read(path, as_version=4)
+        header = nb.cells[0]
+        if not entry or not RUNTIME.search(header.source):
+            continue
+        text = RUNTIME.sub(runtime_phrase(entry, cpu.get("date")), header.source, count=1)
+        if text != header.source:
+            header.source = text
+            nbformat.write(nb, path)
+            changed.append(path.stem)
+    return changed
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     MEASURED.write_text(json.dumps(measured, indent=1) + "\n")
     ok = [r["notebook"] for r in rows if r.get("status") == "ok"]
     print(f"recorded {len(ok)} notebooks in {MEASURED.relative_to(ROOT)}: {', '.join(ok)}")
+    changed = sync_headers(measured)
+    print(f"Runtime lines rewritten in {len(changed)} notebooks" + (f": {', '.join(changed)}" if changed else ""))
     return 0
 
 
