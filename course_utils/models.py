@@ -10,7 +10,7 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ class ModelChoice:
     name_or_path: str  # a Hub id or a local folder
     requested: str  # the model the notebook asked for
     source: str  # one line for the student and for results.json
+    config_kwargs: dict[str, Any] = field(default_factory=dict)  # the profile's config changes: from_pretrained(..., **these)
 
     @property
     def substituted(self) -> bool:
@@ -211,7 +212,23 @@ def resolve_model(model_id: str, profile: Profile | None = None) -> ModelChoice:
     else:
         choice = _offline_fallback(model_id)
     print(f"Model {model_id}: {choice.source}")
-    return choice
+    return replace(choice, config_kwargs=profile_config_kwargs(choice.name_or_path, profile))
+
+
+def profile_config_kwargs(folder: str | Path, profile: Profile | None) -> dict[str, Any]:
+    """The config changes ``profile`` asks for that the model in ``folder`` knows, e.g. attention dropout 0 on CPU.
+
+    A key the model's ``config.json`` lacks (another architecture names its dropout differently) is left out, so
+    ``from_pretrained(path, **kwargs)`` never meets an argument it does not know.
+    """
+    if profile is None or profile.attention_dropout is None:
+        return {}
+    try:
+        config = json.loads((Path(folder) / "config.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    key = "attention_probs_dropout_prob"
+    return {key: profile.attention_dropout} if key in config else {}
 
 
 # ---------------------------------------------------------------- encoder-decoders (summarization)

@@ -31,6 +31,9 @@ class Profile:
     tiny_data: bool  # read the committed slices in data/tiny instead of the full datasets
     meaning: str  # one sentence a notebook prints so nobody over-reads the numbers
     dry_run: bool = False  # COURSE_DRY_RUN=1: CI runs this profile's logic with tiny stand-in models and data
+    # Attention dropout for fine-tuning (None: the checkpoint's own, 0.1 for BERTs). On a CPU, PyTorch's fused
+    # attention kernel cannot apply dropout, so any value above 0 sends every training step down the slow path.
+    attention_dropout: float | None = None
 
     def __post_init__(self) -> None:
         problems = []
@@ -59,6 +62,11 @@ class Profile:
         if not isinstance(self.learning_rate, float) or not 0 < self.learning_rate < 1:
             problems.append(problem("Profile field learning_rate", "a float between 0 and 1 (e.g. 5e-5)",
                                     repr(self.learning_rate), "pass learning_rate=5e-5"))
+        if self.attention_dropout is not None and (not isinstance(self.attention_dropout, (int, float))
+                                                   or isinstance(self.attention_dropout, bool)
+                                                   or not 0 <= self.attention_dropout < 1):
+            problems.append(problem("Profile field attention_dropout", "None (the checkpoint's own) or a number in "
+                                    "[0, 1)", repr(self.attention_dropout), "pass attention_dropout=0.0 or None"))
         for field_name in ("tiny_data", "dry_run"):
             if not isinstance(getattr(self, field_name), bool):
                 problems.append(problem(f"Profile field {field_name}", "True or False", repr(getattr(self, field_name)),
@@ -93,7 +101,7 @@ PROFILES: dict[str, Profile] = {
     "cpu": Profile(
         name="cpu", model_id="sentence-transformers/all-MiniLM-L6-v2", max_length=128, batch_size=16,
         eval_batch_size=64, epochs=1, learning_rate=1e-4, train_size=1000, eval_size=200, test_size=1000,
-        tiny_data=False,
+        tiny_data=False, attention_dropout=0.0,
         meaning="cpu profile: a real pretrained 6-layer BERT (all-MiniLM-L6-v2) on data subsets. The model really "
         "learns, but a full bert-base run on all the data (gpu profile) scores higher.",
     ),

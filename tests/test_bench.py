@@ -21,7 +21,8 @@ def report(tmp_path_factory):
     (records / "results.json").write_text(json.dumps([{"notebook": "06_finetune_imdb", "status": "ok", "wall_s": 181.0,
                                                        "profile": "cpu", "metrics": {"accuracy": 0.861}}]))
     saved = bench.LEVERS
-    bench.LEVERS = [saved[0], saved[2], saved[-1]]  # 1 thread, one OMP_WAIT_POLICY, torch.compile (skipped)
+    # 1 thread, one OMP_WAIT_POLICY, torch.compile (skipped), attention dropout 0
+    bench.LEVERS = [saved[0], saved[2], saved[4], saved[5]]
     try:
         cfg = bench.Config.quick(profile="tiny", out=folder / "out", records=records, budget_s=2.0, probe_n=128,
                                  val_n=8, test_n=8, train_pool=24, deadline_s=1e9)  # no lever skipped
@@ -74,6 +75,9 @@ def test_cpu_levers_each_in_its_own_process(report):
     assert rows["2 threads, OMP_WAIT_POLICY=PASSIVE"]["omp_wait_policy"] == "PASSIVE"
     assert all(rows[s]["train_samples_per_s"] > 0 for s in rows if rows[s]["status"] == "ok")
     assert rows["2 threads, torch.compile"]["status"].startswith("not measured")
+    no_dropout = rows["2 threads, attention dropout 0 (the cpu profile's)"]
+    assert no_dropout["status"] == "ok" and no_dropout["attention_dropout"] == 0.0
+    assert rows["1 thread"]["attention_dropout"] > 0, "the other settings keep the checkpoint's attention dropout"
 
 
 def test_the_course_section_reads_the_records(report):

@@ -196,6 +196,44 @@ def test_a_saved_model_folder_is_loaded_as_it_is(tiny_dir, capsys):
     assert capsys.readouterr().out.splitlines()[-1] == f"Model {tiny_dir}: local folder (a saved model)"
 
 
+def test_the_cpu_profile_fine_tunes_without_attention_dropout(tiny_dir):
+    """cpu: attention dropout 0 (PyTorch's fused CPU attention cannot apply dropout); tiny and gpu: the checkpoint's."""
+    assert models.resolve_model(str(tiny_dir), CPU).config_kwargs == {"attention_probs_dropout_prob": 0.0}
+    assert models.resolve_model(str(tiny_dir), TINY).config_kwargs == {}
+    assert models.resolve_model(str(tiny_dir), GPU).config_kwargs == {}
+    model = AutoModelForSequenceClassification.from_pretrained(
+        tiny_dir, num_labels=2, **models.resolve_model(str(tiny_dir), CPU).config_kwargs)
+    attention = model.bert.encoder.layer[0].attention.self
+    assert attention.dropout.p == 0.0 and model.config.hidden_dropout_prob == 0.1, "only attention dropout changes"
+
+
+def test_a_model_without_bert_attention_dropout_gets_no_config_kwargs(tmp_path):
+    (tmp_path / "config.json").write_text('{"model_type": "distilbert", "attention_dropout": 0.1}')
+    assert models.profile_config_kwargs(tmp_path, CPU) == {}, "another architecture's name is left alone"
+    assert models.profile_config_kwargs(tmp_path / "missing", CPU) == {}
+    assert models.profile_config_kwargs(tmp_path, None) == {}
+
+
+def _attention_kernels(model, batch) -> set[str]:
+    from torch.profiler import profile
+
+    model.train()
+    with profile() as prof:
+        model(**batch).loss.backward()
+    return {e.key for e in prof.key_averages() if "attention" in e.key}
+
+
+def test_attention_dropout_keeps_cpu_training_off_the_fused_kernel(tiny_dir):
+    """Why the cpu profile sets attention dropout to 0: only then does SDPA take its fused (flash) CPU kernel."""
+    ids = torch.randint(1000, 2000, (2, 16))
+    batch = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": torch.tensor([0, 1])}
+    with_dropout = _attention_kernels(AutoModelForSequenceClassification.from_pretrained(tiny_dir, num_labels=2), batch)
+    without = _attention_kernels(AutoModelForSequenceClassification.from_pretrained(
+        tiny_dir, num_labels=2, attention_probs_dropout_prob=0.0), batch)
+    fused = "aten::_scaled_dot_product_flash_attention_for_cpu"
+    assert fused in without and fused not in with_dropout, (with_dropout, without)
+
+
 # ---------------------------------------------------------------- encoder-decoders (summarization)
 
 

@@ -165,6 +165,7 @@ def test_get_profile_silences_the_pin_memory_warning_without_a_gpu(monkeypatch):
     ("learning_rate", 3, "a float between 0 and 1 (e.g. 5e-5)"), ("max_length", 1024, "at most 512 tokens (what a "
     "BERT can embed)"), ("name", "large", "one of ['tiny', 'cpu', 'gpu']"), ("model_id", "", "a Hub model id or a "
     "folder, e.g. 'bert-base-uncased'"), ("tiny_data", "yes", "True or False"),
+    ("attention_dropout", 1.5, "None (the checkpoint's own) or a number in [0, 1)"),
 ])
 def test_profile_fields_are_checked_when_built(field, value, expected):
     import re
