@@ -191,13 +191,17 @@ def check_model_folder(folder: str | Path) -> Path:
     return folder
 
 
-def resolve_model(model_id: str, profile: Profile | None = None) -> ModelChoice:
+def resolve_model(model_id: str | os.PathLike, profile: Profile | None = None) -> ModelChoice:
     """Decide what ``from_pretrained`` should load for ``model_id`` and print one line saying so.
 
     Order: a local folder (a model you saved) when ``model_id`` is one, checked with :func:`check_model_folder`;
     the tiny random BERT in the tiny profile; the Hub when it answers; the local HF cache; the offline copy of
     all-MiniLM-L6-v2 (a real pretrained BERT with the same vocabulary).
     """
+    model_id = os.fspath(model_id) if isinstance(model_id, os.PathLike) else model_id  # a pathlib.Path works too
+    if not isinstance(model_id, str) or not model_id.strip():
+        raise CourseError(problem("model_id", "a Hub id such as 'bert-base-uncased' or a saved model's folder",
+                                  repr(model_id), "pass `model_id or P.model_id` (the profile's model when unset)"))
     if Path(model_id).expanduser().is_dir() or _looks_like_path(model_id):
         choice = ModelChoice(str(check_model_folder(model_id)), model_id, "local folder (a saved model)")
     elif model_id == TINY_MODEL or (profile is not None and profile.name == "tiny"):

@@ -194,6 +194,14 @@ def test_a_saved_model_folder_is_loaded_as_it_is(tiny_dir, capsys):
                                                                            "local folder (a saved model)", False)
     assert models.check_model_folder(tiny_dir) == tiny_dir
     assert capsys.readouterr().out.splitlines()[-1] == f"Model {tiny_dir}: local folder (a saved model)"
+    assert models.resolve_model(tiny_dir, CPU).name_or_path == str(tiny_dir), "a pathlib.Path is a folder too"
+
+
+@pytest.mark.parametrize("model_id", [None, "", "  ", 42])
+def test_a_missing_model_id_is_named(model_id):
+    with pytest.raises(CourseError, match=r"model_id: expected a Hub id such as 'bert-base-uncased' or a saved "
+                                          r"model's folder, found .*Fix: pass `model_id or P.model_id`"):
+        models.resolve_model(model_id, CPU)
 
 
 def test_the_cpu_profile_fine_tunes_without_attention_dropout(tiny_dir):
