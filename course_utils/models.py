@@ -29,7 +29,8 @@ class ModelChoice:
     name_or_path: str  # a Hub id or a local folder
     requested: str  # the model the notebook asked for
     source: str  # one line for the student and for results.json
-    config_kwargs: dict[str, Any] = field(default_factory=dict)  # the profile's config changes: from_pretrained(..., **these)
+    # the profile's config changes for fine-tuning, passed as from_pretrained(..., **config_kwargs); {} for most
+    config_kwargs: dict[str, Any] = field(default_factory=dict)
 
     @property
     def substituted(self) -> bool:

@@ -33,6 +33,8 @@ class Profile:
     dry_run: bool = False  # COURSE_DRY_RUN=1: CI runs this profile's logic with tiny stand-in models and data
     # Attention dropout for fine-tuning (None: the checkpoint's own, 0.1 for BERTs). On a CPU, PyTorch's fused
     # attention kernel cannot apply dropout, so any value above 0 sends every training step down the slow path.
+    # A notebook opts in with from_pretrained(..., **choice.config_kwargs) (models.resolve_model): 04, 07 and 11 do;
+    # the others keep 0.1 because a headline number fell without it (README, "Profiles").
     attention_dropout: float | None = None
 
     def __post_init__(self) -> None:
