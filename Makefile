@@ -32,7 +32,8 @@ $(VENV)/.installed: pyproject.toml tools/constraints.txt
 run: install  ## execute every notebook in the automatic profile; results in build/
 	$(PY) tools/run_course.py --profile $(PROFILE) $(NOTEBOOKS)
 
-# A measurement, not a test: 7 min on a quiet 2-core machine (at most 20), build/bench/report.md. make bench BENCH_ARGS=--quick: 1-2 min.
+# A measurement, not a test: 12 min on a quiet 2-core machine (at most 20), build/bench/report.md.
+# make bench BENCH_ARGS=--quick: 1-2 min.
 bench: install  ## benchmark the recipes, inference and CPU settings on this machine -> build/bench/
 	$(PY) tools/bench.py $(BENCH_ARGS)
 

@@ -24,7 +24,8 @@ def report(tmp_path_factory):
     # 1 thread, one OMP_WAIT_POLICY, torch.compile (skipped), attention dropout 0
     bench.LEVERS = [saved[0], saved[2], saved[4], saved[5]]
     try:
-        cfg = bench.Config.quick(profile="tiny", out=folder / "out", records=records, budget_s=2.0, probe_n=128,
+        cfg = bench.Config.quick(profile="tiny", out=folder / "out", records=records, budget_s=2.0, naive_budget_s=3.0,
+                                 probe_n=128,
                                  val_n=8, test_n=8, train_pool=24, deadline_s=1e9)  # no lever skipped
         yield bench.run_bench(cfg, log=lambda *a: None)
     finally:
@@ -57,10 +58,29 @@ def test_both_recipes_measured_side_by_side(report):
         for key in ("samples_per_s", "tokens_per_s", "useful_tokens_per_s", "gflops", "peak_fraction"):
             assert r[key] > 0, key
         assert r["curve"] and 0 <= r["final_accuracy"] <= 1
+        assert r["curve"][0]["train_seconds"] == 0 and r["curve"][0]["samples"] == 0, "the untrained start"
+    assert recipes["course"]["train_seconds"] >= 2.0 and recipes["naive"]["train_seconds"] >= 3.0, "own budgets"
     assert recipes["course"]["pad_share"] < recipes["naive"]["pad_share"], "the naive recipe pads to 512"
     bars = report["training"]["bars"]
     assert bars["speedup_samples_per_s"] > 0 and isinstance(bars["speedup_met"], bool)
     assert set(bars["seconds_to_80"]) == {"naive", "course"}
+    assert isinstance(bars["naive_learned"], bool) and not (bars["time_met"] and not bars["naive_learned"])
+
+
+def test_reaching_an_accuracy_that_needs_no_training_is_not_a_bar_met():
+    def recipe(*points):
+        return {"samples_per_s": 1.0, "final_accuracy": points[-1][1],
+                "curve": [{"train_seconds": s, "accuracy": a} for s, a in points]}
+    chance = bench.bars({"naive": recipe((0, 0.50), (40, 0.52), (150, 0.52)),
+                         "course": recipe((0, 0.50), (10, 0.60), (150, 0.85))}, val_n=200)
+    assert not chance["naive_learned"] and not chance["time_met"], "0.52 is within two standard errors of 0.50"
+    real = bench.bars({"naive": recipe((0, 0.50), (300, 0.70), (450, 0.72)),
+                       "course": recipe((0, 0.50), (10, 0.60), (19, 0.74), (150, 0.85))}, val_n=200)
+    assert real["naive_learned"] and real["naive_seconds_to_it"] == 450 and real["course_seconds_to_it"] == 19
+    assert real["time_met"] and real["time_ratio"] == 19 / 450
+    slow = bench.bars({"naive": recipe((0, 0.50), (300, 0.70), (450, 0.72)),
+                       "course": recipe((0, 0.50), (160, 0.72))}, val_n=200)
+    assert slow["naive_learned"] and not slow["time_met"], "160 s is more than a third of 450 s"
 
 
 def test_inference_fp32_and_int8(report):
