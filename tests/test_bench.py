@@ -24,9 +24,9 @@ def report(tmp_path_factory):
     # 1 thread, one OMP_WAIT_POLICY, torch.compile (skipped), attention dropout 0
     bench.LEVERS = [saved[0], saved[2], saved[4], saved[5]]
     try:
-        cfg = bench.Config.quick(profile="tiny", out=folder / "out", records=records, budget_s=2.0, naive_budget_s=3.0,
-                                 probe_n=128,
-                                 val_n=8, test_n=8, train_pool=24, deadline_s=1e9)  # no lever skipped
+        cfg = bench.Config.quick(profile="tiny", out=folder / "out", records=records, budget_s=2.0,
+                                 naive_budget_s=3.0, probe_n=128, val_n=8, test_n=8, train_pool=24,
+                                 deadline_s=1e9)  # no lever skipped
         yield bench.run_bench(cfg, log=lambda *a: None)
     finally:
         bench.LEVERS = saved

@@ -43,7 +43,7 @@ class Config:
     val_n: int = 200  # validation reviews for the accuracy curve
     test_n: int = 192  # held-out reviews for fp32 / int8 inference
     budget_s: float = 150.0  # training seconds (evaluation excluded) the course recipe gets
-    naive_budget_s: float = 450.0  # the naive recipe's: 150 s is ~20 of its steps, too few to leave chance
+    naive_budget_s: float = 450.0  # the naive recipe's: 150 s is 20-30 of its steps, too few to leave chance
     eval_points: tuple = (0.0625, 0.125, 0.25, 0.5, 1.0)  # when to evaluate the course recipe (fractions of its budget)
     naive_eval_points: tuple = (0.25, 0.5, 0.75, 1.0)  # the naive recipe's (at 512 tokens an evaluation costs more)
     probe_n: int = 2048  # side of the square fp32 matrices of the matmul probe
@@ -578,7 +578,7 @@ def to_markdown(r: dict) -> str:
               *([f"- both recipes are still near chance (best validation accuracy {best:.3f} on "
                  f"{r['data']['val']} reviews, after {t['recipes']['course']['steps']} and "
                  f"{t['recipes']['naive']['steps']} steps): on this machine the budget is too short for the accuracy "
-                 "bar to mean anything; rerun when the machine is idle or with a longer --budget-s."]
+                 "bar to mean anything; rerun when the machine is idle or with longer --budget-s and --naive-budget-s."]
                 if (best := max(p["accuracy"] for x in t["recipes"].values() for p in x["curve"])) < 0.6 else []),
               "", t["limits"], "", "![accuracy against training time](training.png)", "",
               "## Inference: fp32 against dynamic int8", "",
